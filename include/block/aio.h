@@ -1,0 +1,172 @@
+/*
+ * AioContext: an event loop for fd handlers, bottom halves, timers and
+ * coroutines.
+ *
+ * Each context has one home thread, the only one that runs aio_poll() on
+ * it: the thread that created it, or the IOThread that runs it. Other
+ * threads hand work to a context with bottom halves (qemu_bh_schedule),
+ * aio_co_schedule() and aio_notify(); aio_set_fd_handler() and timer_mod()
+ * may be called from any thread too.
+ *
+ * File descriptors are watched by epoll, or by io_uring poll requests where
+ * the kernel allows io_uring; the choice is made when the context is created
+ * (QEMU_FDMON=epoll in the environment forces epoll).
+ */
+#ifndef QEMU_AIO_H
+#define QEMU_AIO_H
+
+#include "qemu/coroutine.h"
+#include "qemu/timer.h"
+
+typedef void QEMUBHFunc(void *opaque);
+/* Busy-poll callback: returns true when the handler has work. */
+typedef bool AioPollFn(void *opaque);
+
+/**
+ * aio_context_new:
+ * Creates a context whose home thread is the calling thread. Returns NULL
+ * with @errp set if the kernel refuses its eventfd or epoll instance.
+ */
+AioContext *aio_context_new(Error **errp);
+
+/* References; the last unref frees the context (see aio_context_unref). */
+void aio_context_ref(AioContext *ctx);
+/*
+ * aio_context_unref:
+ * Drops a reference. Freeing a context runs its pending bottom halves'
+ * deletions, warns about fd handlers and coroutines still registered, and
+ * frees them.
+ */
+void aio_context_unref(AioContext *ctx);
+
+/**
+ * aio_poll:
+ * Runs one iteration of @ctx: expired timers, scheduled bottom halves and
+ * the handlers of ready fds. With @blocking, waits until at least one of
+ * those has something to do. Returns true when some callback (other than
+ * the internal notifier) made progress. Only the home thread may call it;
+ * it may be nested (called from a callback).
+ */
+bool aio_poll(AioContext *ctx, bool blocking);
+
+/* Wakes a blocking aio_poll() of @ctx. Any thread. */
+void aio_notify(AioContext *ctx);
+
+/**
+ * aio_set_fd_handler:
+ * Sets the read and write handlers of @fd in @ctx together, replacing what
+ * was there for @fd (in @ctx only: the same fd may have other handlers in
+ * other contexts). NULL for both @io_read and @io_write removes the fd.
+ * @io_poll/@io_poll_ready are optional busy-polling callbacks. Any thread;
+ * after it returns from the home thread, the old handlers are not called.
+ */
+void aio_set_fd_handler(AioContext *ctx, int fd, IOHandler *io_read,
+                        IOHandler *io_write, AioPollFn *io_poll,
+                        IOHandler *io_poll_ready, void *opaque);
+
+/* Bottom halves: callbacks run by the context's thread, from any thread. */
+QEMUBH *aio_bh_new_full(AioContext *ctx, QEMUBHFunc *cb, void *opaque,
+                        const char *name);
+#define aio_bh_new(ctx, cb, opaque) \
+    aio_bh_new_full((ctx), (cb), (opaque), (stringify_bh(cb)))
+#define stringify_bh(x) #x
+
+/* Runs @cb(@opaque) once in @ctx, soon; the BH frees itself. */
+void aio_bh_schedule_oneshot_full(AioContext *ctx, QEMUBHFunc *cb,
+                                  void *opaque, const char *name);
+#define aio_bh_schedule_oneshot(ctx, cb, opaque) \
+    aio_bh_schedule_oneshot_full((ctx), (cb), (opaque), (stringify_bh(cb)))
+
+/*
+ * Schedules @bh: its callback runs once in its context's next iteration,
+ * however often it was scheduled before then. Any thread.
+ */
+void qemu_bh_schedule(QEMUBH *bh);
+/* Like qemu_bh_schedule() but without waking a blocking aio_poll(). */
+void qemu_bh_schedule_idle(QEMUBH *bh);
+/* Unschedules @bh; it may still run if it was already being dispatched. */
+void qemu_bh_cancel(QEMUBH *bh);
+/* Cancels and frees @bh (the free happens in its context). Any thread. */
+void qemu_bh_delete(QEMUBH *bh);
+
+/**
+ * aio_co_schedule:
+ * Makes @co run in @ctx (its new home), from a bottom half of @ctx. @co must
+ * be suspended (or about to yield, in @ctx's own thread). Scheduling a
+ * coroutine twice before it runs aborts with a message naming the first
+ * scheduler. Any thread.
+ */
+void aio_co_schedule(AioContext *ctx, Coroutine *co);
+
+/**
+ * aio_co_wake:
+ * Resumes @co in its home context: at once if the caller runs in that
+ * context (after the calling coroutine yields, when called from one), else
+ * through aio_co_schedule(). Any thread.
+ */
+void aio_co_wake(Coroutine *co);
+
+/* Like aio_co_wake(), but @co resumes in @ctx. */
+void aio_co_enter(AioContext *ctx, Coroutine *co);
+
+/**
+ * aio_co_reschedule_self:
+ * Moves the calling coroutine to @new_ctx and returns once it runs there.
+ */
+void coroutine_fn aio_co_reschedule_self(AioContext *new_ctx);
+
+/**
+ * qemu_get_current_aio_context:
+ * In a coroutine, its home context; otherwise the context of the calling
+ * thread (an IOThread's, the main context in the main thread), or NULL.
+ */
+AioContext *qemu_get_current_aio_context(void);
+
+/* Makes @ctx the context of the calling thread (used by IOThreads). */
+void qemu_set_current_aio_context(AioContext *ctx);
+
+/*
+ * Makes the calling thread @ctx's home thread: for a thread that will run
+ * @ctx's loop (IOThreads do this before they run anything in it).
+ */
+void aio_context_set_home_thread(AioContext *ctx);
+
+/* True when the calling thread is @ctx's home thread. */
+bool in_aio_context_home_thread(AioContext *ctx);
+
+/* Timers. @scale is SCALE_NS, SCALE_US or SCALE_MS. */
+QEMUTimer *aio_timer_new(AioContext *ctx, QEMUClockType type, int scale,
+                         QEMUTimerCB *cb, void *opaque);
+void aio_timer_init(AioContext *ctx, QEMUTimer *ts, QEMUClockType type,
+                    int scale, QEMUTimerCB *cb, void *opaque);
+
+/* The context as a GSource, to run it inside a GLib main loop. */
+GSource *aio_get_g_source(AioContext *ctx);
+
+/* The thread pool that serves @ctx (created on first use). */
+ThreadPool *aio_get_thread_pool(AioContext *ctx);
+
+/*
+ * Busy-polling: before blocking, call the io_poll callbacks for up to
+ * @max_ns. 0 (the default) disables it.
+ */
+void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns,
+                                 int64_t grow, int64_t shrink, Error **errp);
+
+/* "epoll" or "io_uring": which fd monitor the context uses. */
+const char *aio_context_fdmon_name(AioContext *ctx);
+
+/* Live fd handlers, and bottom halves not yet deleted (for tests). */
+unsigned int aio_context_handler_count(AioContext *ctx);
+unsigned int aio_context_bh_count(AioContext *ctx);
+
+/*
+ * Per-context private data for subsystems built on top (e.g. the block
+ * layer's io_uring ring). @key is the address of a static variable owned by
+ * the subsystem; @destroy runs when the context is freed.
+ */
+void *aio_context_get_private(AioContext *ctx, const void *key);
+void aio_context_set_private(AioContext *ctx, const void *key, void *data,
+                             GDestroyNotify destroy);
+
+#endif /* QEMU_AIO_H */

@@ -1,0 +1,276 @@
+/*
+ * QIOChannel benchmark: ping-pong latency and streaming throughput over a
+ * UNIX socket, through QIOChannel + coroutine yield in two iothreads, next
+ * to plain blocking read()/write() in two threads (the limit of this
+ * machine), in the same run. Prints both and the ratios.
+ *
+ *   build/tests/bench/bench-io-channel [--quick]
+ */
+#include "qemu/osdep.h"
+#include "io/channel-socket.h"
+#include "qemu/main-loop.h"
+#include "sysemu/iothread.h"
+#include "qapi/error.h"
+
+enum { CHUNK = 64 * 1024 };
+
+static long pingpongs = 200000;
+static size_t stream_bytes = (size_t)4 << 30;
+static int runs = 3;
+
+static double now_s(void)
+{
+    return (double)get_clock() / 1e9;
+}
+
+static void socket_pair(int sv[2])
+{
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        perror("socketpair");
+        exit(1);
+    }
+}
+
+/* --- plain blocking I/O ------------------------------------------------- */
+
+static void full_io(bool rd, int fd, char *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = rd ? read(fd, buf, len) : write(fd, buf, len);
+        if (n <= 0) {
+            perror("plain I/O");
+            exit(1);
+        }
+        buf += n;
+        len -= n;
+    }
+}
+
+static void *plain_echo(void *opaque)
+{
+    int fd = *(int *)opaque;
+    char c;
+    long i;
+
+    for (i = 0; i < pingpongs; i++) {
+        full_io(true, fd, &c, 1);
+        full_io(false, fd, &c, 1);
+    }
+    return NULL;
+}
+
+static double plain_pingpong(void)
+{
+    int sv[2];
+    QemuThread t;
+    double start;
+    char c = 'p';
+    long i;
+
+    socket_pair(sv);
+    qemu_thread_create(&t, "echo", plain_echo, &sv[1], QEMU_THREAD_JOINABLE);
+    start = now_s();
+    for (i = 0; i < pingpongs; i++) {
+        full_io(false, sv[0], &c, 1);
+        full_io(true, sv[0], &c, 1);
+    }
+    start = now_s() - start;
+    qemu_thread_join(&t);
+    close(sv[0]);
+    close(sv[1]);
+    return start / pingpongs * 1e6;
+}
+
+static void *plain_writer(void *opaque)
+{
+    int fd = *(int *)opaque;
+    g_autofree char *buf = g_malloc0(CHUNK);
+    size_t left = stream_bytes;
+
+    while (left) {
+        size_t len = MIN(left, CHUNK);
+        full_io(false, fd, buf, len);
+        left -= len;
+    }
+    return NULL;
+}
+
+static double plain_stream(void)
+{
+    int sv[2];
+    QemuThread t;
+    g_autofree char *buf = g_malloc(CHUNK);
+    size_t got = 0;
+    double start;
+
+    socket_pair(sv);
+    start = now_s();
+    qemu_thread_create(&t, "writer", plain_writer, &sv[1],
+                       QEMU_THREAD_JOINABLE);
+    while (got < stream_bytes) {
+        ssize_t n = read(sv[0], buf, CHUNK);
+        if (n <= 0) {
+            perror("read");
+            exit(1);
+        }
+        got += n;
+    }
+    start = now_s() - start;
+    qemu_thread_join(&t);
+    close(sv[0]);
+    close(sv[1]);
+    return stream_bytes / start / (1 << 20);
+}
+
+/* --- QIOChannel + coroutines in two iothreads --------------------------- */
+
+typedef struct Job {
+    QIOChannel *ioc;
+    bool done;              /* atomic */
+} Job;
+
+static QIOChannel *new_channel(int fd)
+{
+    QIOChannel *ioc = QIO_CHANNEL(qio_channel_socket_new_fd(fd,
+                                                            &error_abort));
+
+    qio_channel_set_blocking(ioc, false, &error_abort);
+    qio_channel_set_follow_coroutine_ctx(ioc, true);
+    return ioc;
+}
+
+/* Reads what is there, yielding only when there is nothing, like read(). */
+static size_t coroutine_fn co_read_some(QIOChannel *ioc, char *buf,
+                                        size_t len)
+{
+    for (;;) {
+        ssize_t n = qio_channel_read(ioc, buf, len, &error_abort);
+        if (n > 0) {
+            return n;
+        }
+        if (n == 0) {
+            fprintf(stderr, "unexpected end of file\n");
+            exit(1);
+        }
+        qio_channel_yield(ioc, G_IO_IN);
+    }
+}
+
+static void coroutine_fn co_echo(void *opaque)
+{
+    Job *job = opaque;
+    char c;
+    long i;
+
+    for (i = 0; i < pingpongs; i++) {
+        qio_channel_read_all(job->ioc, &c, 1, &error_abort);
+        qio_channel_write_all(job->ioc, &c, 1, &error_abort);
+    }
+    qatomic_store_release(&job->done, true);
+}
+
+static void coroutine_fn co_ping(void *opaque)
+{
+    Job *job = opaque;
+    char c = 'p';
+    long i;
+
+    for (i = 0; i < pingpongs; i++) {
+        qio_channel_write_all(job->ioc, &c, 1, &error_abort);
+        qio_channel_read_all(job->ioc, &c, 1, &error_abort);
+    }
+    qatomic_store_release(&job->done, true);
+}
+
+static void coroutine_fn co_writer(void *opaque)
+{
+    Job *job = opaque;
+    g_autofree char *buf = g_malloc0(CHUNK);
+    size_t left = stream_bytes;
+
+    while (left) {
+        size_t len = MIN(left, CHUNK);
+        qio_channel_write_all(job->ioc, buf, len, &error_abort);
+        left -= len;
+    }
+    qatomic_store_release(&job->done, true);
+}
+
+static void coroutine_fn co_reader(void *opaque)
+{
+    Job *job = opaque;
+    g_autofree char *buf = g_malloc(CHUNK);
+    size_t got = 0;
+
+    while (got < stream_bytes) {
+        got += co_read_some(job->ioc, buf, CHUNK);
+    }
+    qatomic_store_release(&job->done, true);
+}
+
+static void wait_jobs(Job *a, Job *b)
+{
+    while (!qatomic_load_acquire(&a->done) ||
+           !qatomic_load_acquire(&b->done)) {
+        g_usleep(200);
+    }
+}
+
+static double qio_run(IOThread **t, CoroutineEntry *fa, CoroutineEntry *fb)
+{
+    int sv[2];
+    Job a, b;
+    double start;
+
+    socket_pair(sv);
+    a = (Job){ .ioc = new_channel(sv[0]) };
+    b = (Job){ .ioc = new_channel(sv[1]) };
+    start = now_s();
+    aio_co_enter(iothread_get_aio_context(t[1]),
+                 qemu_coroutine_create(fb, &b));
+    aio_co_enter(iothread_get_aio_context(t[0]),
+                 qemu_coroutine_create(fa, &a));
+    wait_jobs(&a, &b);
+    start = now_s() - start;
+    object_unref(OBJECT(a.ioc));
+    object_unref(OBJECT(b.ioc));
+    return start;
+}
+
+int main(int argc, char **argv)
+{
+    IOThread *t[2];
+    double plain_pp = 1e18, qio_pp = 1e18, plain_tp = 0, qio_tp = 0;
+    int i;
+
+    if (argc > 1 && !strcmp(argv[1], "--quick")) {
+        pingpongs /= 20;
+        stream_bytes /= 20;
+        runs = 1;
+    }
+    qemu_init_main_loop(&error_abort);
+    t[0] = iothread_create("bench-a", &error_abort);
+    t[1] = iothread_create("bench-b", &error_abort);
+
+    for (i = 0; i < runs; i++) {
+        plain_pp = MIN(plain_pp, plain_pingpong());
+        qio_pp = MIN(qio_pp, qio_run(t, co_ping, co_echo) / pingpongs * 1e6);
+        plain_tp = MAX(plain_tp, plain_stream());
+        qio_tp = MAX(qio_tp, stream_bytes /
+                     qio_run(t, co_writer, co_reader) / (1 << 20));
+    }
+
+    printf("UNIX socket, best of %d runs (fd monitor: %s)\n", runs,
+           aio_context_fdmon_name(iothread_get_aio_context(t[0])));
+    printf("%-34s %12s %12s %8s\n", "", "plain", "QIOChannel", "ratio");
+    printf("%-34s %9.2f us %9.2f us %8.2f\n", "ping-pong round trip (1 byte)",
+           plain_pp, qio_pp, qio_pp / plain_pp);
+    printf("%-34s %7.0f MiB/s %7.0f MiB/s %8.2f\n",
+           "streaming throughput (64 KiB)", plain_tp, qio_tp,
+           qio_tp / plain_tp);
+    printf("targets: ping-pong ratio <= 1.30, throughput ratio >= 0.90\n");
+
+    iothread_destroy(t[0]);
+    iothread_destroy(t[1]);
+    return 0;
+}

@@ -1,0 +1,845 @@
+/*
+ * The channel contract (see DESIGN.md): per-direction waits in the waiting
+ * coroutine's own AioContext, across iothreads, plus the channel traps of
+ * TRAPS.md (T0, T1, R1, R2, R3). Run once per fd monitor.
+ */
+#include "qemu/osdep.h"
+#include "io/channel-socket.h"
+#include "io/channel-util.h"
+#include "qemu/main-loop.h"
+#include "sysemu/iothread.h"
+#include "qapi/error.h"
+#include "config-host.h"
+#include "test-util.h"
+
+#if CONFIG_TSAN || CONFIG_ASAN
+#define STREAM_BYTES (32u << 20)     /* sanitizers are ~10x slower */
+#else
+#define STREAM_BYTES (256u << 20)
+#endif
+
+/* A non-blocking, follow-coroutine-ctx socket channel pair. */
+static void make_pair(QIOChannel **a, QIOChannel **b, int bufsize)
+{
+    int sv[2];
+    int i;
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+                    ==, 0);
+    for (i = 0; i < 2 && bufsize; i++) {
+        setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof(bufsize));
+        setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof(bufsize));
+    }
+    *a = QIO_CHANNEL(qio_channel_socket_new_fd(sv[0], &error_abort));
+    *b = QIO_CHANNEL(qio_channel_socket_new_fd(sv[1], &error_abort));
+    for (i = 0; i < 2; i++) {
+        QIOChannel *ioc = i ? *b : *a;
+        qio_channel_set_blocking(ioc, false, &error_abort);
+        qio_channel_set_follow_coroutine_ctx(ioc, true);
+    }
+}
+
+static int channel_fd(QIOChannel *ioc)
+{
+    return QIO_CHANNEL_SOCKET(ioc)->fd;
+}
+
+/* Deterministic byte stream: xorshift64 seeded per stream. */
+static void fill_stream(uint64_t *state, uint8_t *buf, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        uint64_t x = *state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *state = x;
+        buf[i] = (uint8_t)x;
+    }
+}
+
+/* --- (a) reader in iothread A, writer in iothread B, both ways --------- */
+
+typedef struct Stream {
+    QIOChannel *ioc;
+    AioContext *ctx;        /* where this coroutine must run */
+    uint64_t seed;
+    size_t total;
+    size_t done_bytes;
+    bool ok;
+    bool finished;          /* atomic */
+    unsigned int seed_chunks;
+} Stream;
+
+static void coroutine_fn stream_writer(void *opaque)
+{
+    Stream *s = opaque;
+    uint64_t state = s->seed;
+    uint64_t sizes = s->seed * 31 + 7;
+    g_autofree uint8_t *buf = g_malloc(65536);
+
+    s->ok = true;
+    while (s->done_bytes < s->total) {
+        size_t len, half;
+        struct iovec iov[2];
+
+        fill_stream(&sizes, (uint8_t *)&len, sizeof(len));
+        len = 1 + len % 65536;
+        len = MIN(len, s->total - s->done_bytes);
+        fill_stream(&state, buf, len);
+        half = len / 2;
+        iov[0] = (struct iovec){ buf, half };
+        iov[1] = (struct iovec){ buf + half, len - half };
+        if (qio_channel_writev_all(s->ioc, iov, 2, NULL) < 0) {
+            s->ok = false;
+            break;
+        }
+        g_assert_true(qemu_get_current_aio_context() == s->ctx);
+        s->done_bytes += len;
+    }
+    qatomic_store_release(&s->finished, true);
+}
+
+static void coroutine_fn stream_reader(void *opaque)
+{
+    Stream *s = opaque;
+    uint64_t state = s->seed;
+    uint64_t sizes = s->seed * 17 + 3;
+    g_autofree uint8_t *buf = g_malloc(65536);
+    g_autofree uint8_t *want = g_malloc(65536);
+
+    s->ok = true;
+    while (s->done_bytes < s->total) {
+        size_t len;
+
+        fill_stream(&sizes, (uint8_t *)&len, sizeof(len));
+        len = 1 + len % 65536;
+        len = MIN(len, s->total - s->done_bytes);
+        if (qio_channel_read_all(s->ioc, (char *)buf, len, NULL) < 0) {
+            s->ok = false;
+            break;
+        }
+        g_assert_true(qemu_get_current_aio_context() == s->ctx);
+        fill_stream(&state, want, len);
+        if (memcmp(buf, want, len) != 0) {
+            /* Make the writer fail too rather than wait forever. */
+            qio_channel_shutdown(s->ioc, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
+            s->ok = false;
+            break;
+        }
+        s->done_bytes += len;
+    }
+    qatomic_store_release(&s->finished, true);
+}
+
+static bool all_finished(Stream *s, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (!qatomic_load_acquire(&s[i].finished)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void test_reader_writer_two_iothreads(void)
+{
+    IOThread *ta = iothread_create("rw-a", &error_abort);
+    IOThread *tb = iothread_create("rw-b", &error_abort);
+    AioContext *a = iothread_get_aio_context(ta);
+    AioContext *b = iothread_get_aio_context(tb);
+    QIOChannel *x, *y;
+    Stream s[4];
+    int64_t deadline = g_get_monotonic_time() + 50 * G_USEC_PER_SEC;
+    int i;
+
+    make_pair(&x, &y, 4096);
+    /*
+     * x: read in A, written in B. y: read in B, written in A.
+     * Stream 1 flows x -> y, stream 2 flows y -> x.
+     */
+    s[0] = (Stream){ .ioc = x, .ctx = a, .seed = 2, .total = STREAM_BYTES };
+    s[1] = (Stream){ .ioc = y, .ctx = a, .seed = 2, .total = STREAM_BYTES };
+    s[2] = (Stream){ .ioc = y, .ctx = b, .seed = 1, .total = STREAM_BYTES };
+    s[3] = (Stream){ .ioc = x, .ctx = b, .seed = 1, .total = STREAM_BYTES };
+    aio_co_enter(a, qemu_coroutine_create(stream_reader, &s[0]));
+    aio_co_enter(a, qemu_coroutine_create(stream_writer, &s[1]));
+    aio_co_enter(b, qemu_coroutine_create(stream_reader, &s[2]));
+    aio_co_enter(b, qemu_coroutine_create(stream_writer, &s[3]));
+
+    while (!all_finished(s, 4) && g_get_monotonic_time() < deadline) {
+        g_usleep(10 * 1000);
+    }
+    g_assert_true(all_finished(s, 4));
+    for (i = 0; i < 4; i++) {
+        g_assert_true(s[i].ok);
+        g_assert_cmpuint(s[i].done_bytes, ==, STREAM_BYTES);
+    }
+    iothread_destroy(ta);
+    iothread_destroy(tb);
+    object_unref(OBJECT(x));
+    object_unref(OBJECT(y));
+    assert_no_coroutines();
+}
+
+/* --- (b) both directions waiting in the same context -------------------- */
+
+typedef struct Waiter {
+    QIOChannel *ioc;
+    size_t len;
+    char *buf;
+    bool done;
+    int ret;
+} Waiter;
+
+static void coroutine_fn read_waiter(void *opaque)
+{
+    Waiter *w = opaque;
+
+    w->ret = qio_channel_read_all(w->ioc, w->buf, w->len, NULL);
+    w->done = true;
+}
+
+static void coroutine_fn write_waiter(void *opaque)
+{
+    Waiter *w = opaque;
+
+    w->ret = qio_channel_write_all(w->ioc, w->buf, w->len, NULL);
+    w->done = true;
+}
+
+/* Fills @ioc's socket until a write would block; returns bytes written. */
+static size_t fill_socket(QIOChannel *ioc)
+{
+    char chunk[4096];
+    size_t total = 0;
+
+    memset(chunk, 'f', sizeof(chunk));
+    for (;;) {
+        ssize_t n = qio_channel_write(ioc, chunk, sizeof(chunk), NULL);
+        if (n == QIO_CHANNEL_ERR_BLOCK) {
+            return total;
+        }
+        g_assert_cmpint(n, >, 0);
+        total += n;
+    }
+}
+
+static void drain_bytes(QIOChannel *ioc, size_t len)
+{
+    char chunk[4096];
+
+    /* The peer is non-blocking: poll the main context while we wait. */
+    while (len) {
+        ssize_t n = read(channel_fd(ioc), chunk, MIN(len, sizeof(chunk)));
+        if (n < 0 && errno == EAGAIN) {
+            aio_poll(qemu_get_aio_context(), false);
+            g_usleep(100);
+            continue;
+        }
+        g_assert_cmpint(n, >, 0);
+        len -= n;
+    }
+}
+
+static void poll_main(int rounds)
+{
+    int i;
+
+    for (i = 0; i < rounds; i++) {
+        aio_poll(qemu_get_aio_context(), false);
+    }
+}
+
+static void test_same_context_write_keeps_read(void)
+{
+    AioContext *ctx = qemu_get_aio_context();
+    QIOChannel *x, *y;
+    char rbuf[4] = "", wbuf[100000];
+    Waiter r, w;
+    size_t filled;
+
+    make_pair(&x, &y, 4096);
+    filled = fill_socket(x);
+    memset(wbuf, 'w', sizeof(wbuf));
+    r = (Waiter){ .ioc = x, .len = 4, .buf = rbuf };
+    w = (Waiter){ .ioc = x, .len = sizeof(wbuf), .buf = wbuf };
+    qemu_coroutine_enter(qemu_coroutine_create(read_waiter, &r));
+    qemu_coroutine_enter(qemu_coroutine_create(write_waiter, &w));
+    /* Both parked on one fd in one context: one handler with both. */
+    g_assert_false(r.done);
+    g_assert_false(w.done);
+    g_assert_cmpuint(aio_context_handler_count(ctx), ==, 1);
+    g_assert_true(x->read_ctx == ctx && x->write_ctx == ctx);
+
+    /* Let the writer finish; the reader's wait must survive it. */
+    drain_bytes(y, filled + sizeof(wbuf));
+    while (!w.done) {
+        aio_poll(ctx, true);
+    }
+    g_assert_cmpint(w.ret, ==, 0);
+    g_assert_false(r.done);
+    g_assert_cmpuint(aio_context_handler_count(ctx), ==, 1);
+    g_assert_true(qatomic_read(&x->read_coroutine) != NULL);
+
+    g_assert_cmpint(write(channel_fd(y), "ping", 4), ==, 4);
+    while (!r.done) {
+        aio_poll(ctx, true);
+    }
+    g_assert_cmpint(r.ret, ==, 0);
+    g_assert_cmpmem(rbuf, 4, "ping", 4);
+    assert_ctx_clean(ctx);
+
+    object_unref(OBJECT(x));
+    object_unref(OBJECT(y));
+    assert_no_coroutines();
+}
+
+static void test_same_context_read_keeps_write(void)
+{
+    AioContext *ctx = qemu_get_aio_context();
+    QIOChannel *x, *y;
+    char rbuf[4] = "", wbuf[100000];
+    Waiter r, w;
+    size_t filled;
+
+    make_pair(&x, &y, 4096);
+    filled = fill_socket(x);
+    memset(wbuf, 'w', sizeof(wbuf));
+    r = (Waiter){ .ioc = x, .len = 4, .buf = rbuf };
+    w = (Waiter){ .ioc = x, .len = sizeof(wbuf), .buf = wbuf };
+    /* The writer parks first this time. */
+    qemu_coroutine_enter(qemu_coroutine_create(write_waiter, &w));
+    qemu_coroutine_enter(qemu_coroutine_create(read_waiter, &r));
+    g_assert_cmpuint(aio_context_handler_count(ctx), ==, 1);
+
+    g_assert_cmpint(write(channel_fd(y), "pong", 4), ==, 4);
+    while (!r.done) {
+        aio_poll(ctx, true);
+    }
+    g_assert_cmpmem(rbuf, 4, "pong", 4);
+    /* The reader left; the writer still waits, its handler in place. */
+    g_assert_false(w.done);
+    g_assert_cmpuint(aio_context_handler_count(ctx), ==, 1);
+    g_assert_true(qatomic_read(&x->write_coroutine) != NULL);
+
+    drain_bytes(y, filled + sizeof(wbuf));
+    while (!w.done) {
+        aio_poll(ctx, true);
+    }
+    g_assert_cmpint(w.ret, ==, 0);
+    assert_ctx_clean(ctx);
+    object_unref(OBJECT(x));
+    object_unref(OBJECT(y));
+    assert_no_coroutines();
+}
+
+/* --- (c) follow off: waits in the iohandler context --------------------- */
+
+static void test_follow_off_iohandler(void)
+{
+    AioContext *ctx = qemu_get_aio_context();
+    QIOChannel *x, *y;
+    char rbuf[5] = "";
+    Waiter r;
+    int i;
+
+    make_pair(&x, &y, 0);
+    qio_channel_set_follow_coroutine_ctx(x, false);
+    r = (Waiter){ .ioc = x, .len = 5, .buf = rbuf };
+    qemu_coroutine_enter(qemu_coroutine_create(read_waiter, &r));
+    g_assert_true(x->read_ctx == iohandler_get_aio_context());
+    g_assert_cmpuint(aio_context_handler_count(iohandler_get_aio_context()),
+                     ==, 1);
+    g_assert_cmpuint(aio_context_handler_count(ctx), ==, 0);
+
+    g_assert_cmpint(write(channel_fd(y), "hello", 5), ==, 5);
+    /* A nested event loop of the main context must not resume it. */
+    poll_main(20);
+    g_assert_false(r.done);
+    for (i = 0; i < 100 && !r.done; i++) {
+        main_loop_wait(false);
+    }
+    g_assert_true(r.done);
+    g_assert_cmpmem(rbuf, 5, "hello", 5);
+    assert_ctx_clean(iohandler_get_aio_context());
+    assert_ctx_clean(ctx);
+    object_unref(OBJECT(x));
+    object_unref(OBJECT(y));
+    assert_no_coroutines();
+}
+
+/* --- (d) + T0: wake_read from another thread, then move ---------------- */
+
+typedef struct Mover {
+    QIOChannel *ioc;
+    AioContext *first;
+    AioContext *second;
+    int first_tid;
+    int woken_tid;
+    int second_tid;
+    AioContext *waited_in;      /* read_ctx seen while waiting in second */
+    bool parked;                /* atomic */
+    bool woken;                 /* atomic */
+    bool finished;              /* atomic */
+    char buf[6];
+    int ret;
+} Mover;
+
+static void coroutine_fn mover(void *opaque)
+{
+    Mover *m = opaque;
+    char c;
+
+    m->first_tid = qemu_get_thread_id();
+    qatomic_store_release(&m->parked, true);
+    /* Nothing will arrive: only qio_channel_wake_read() resumes this. */
+    qio_channel_yield(m->ioc, G_IO_IN);
+    m->woken_tid = qemu_get_thread_id();
+    g_assert_true(qemu_get_current_aio_context() == m->first);
+    /* The wait left no handler behind in the first context. */
+    g_assert_cmpuint(aio_context_handler_count(m->first), ==, 0);
+    g_assert_cmpint(qio_channel_read(m->ioc, &c, 1, NULL), ==,
+                    QIO_CHANNEL_ERR_BLOCK);
+    qatomic_store_release(&m->woken, true);
+
+    aio_co_reschedule_self(m->second);
+    m->second_tid = qemu_get_thread_id();
+    m->ret = qio_channel_read_all(m->ioc, m->buf, sizeof(m->buf), NULL);
+    qatomic_store_release(&m->finished, true);
+}
+
+static void *write_when_waiting(void *opaque)
+{
+    Mover *m = opaque;
+    int64_t end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    /* Wait until the reader is parked in the second context. */
+    while (qatomic_load_acquire(&m->ioc->read_ctx) != m->second ||
+           !qatomic_load_acquire(&m->ioc->read_coroutine)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        g_usleep(1000);
+    }
+    m->waited_in = qatomic_read(&m->ioc->read_ctx);
+    return NULL;
+}
+
+static void test_wake_read_then_move(void)
+{
+    IOThread *ta = iothread_create("wake-a", &error_abort);
+    IOThread *tb = iothread_create("wake-b", &error_abort);
+    QIOChannel *x, *y;
+    QemuThread watcher;
+    Mover m;
+
+    make_pair(&x, &y, 0);
+    m = (Mover){ .ioc = x, .first = iothread_get_aio_context(ta),
+                 .second = iothread_get_aio_context(tb) };
+    aio_co_enter(m.first, qemu_coroutine_create(mover, &m));
+    while (!qatomic_load_acquire(&m.parked) ||
+           !qatomic_load_acquire(&x->read_coroutine)) {
+        g_usleep(1000);
+    }
+    g_assert_true(qatomic_read(&x->read_ctx) == m.first);
+
+    /* T0: woken from the main thread, it resumes in its own thread. */
+    qio_channel_wake_read(x);
+    while (!qatomic_load_acquire(&m.woken)) {
+        g_usleep(1000);
+    }
+    g_assert_cmpint(m.woken_tid, ==, m.first_tid);
+    g_assert_cmpint(m.woken_tid, ==, iothread_get_thread_id(ta));
+
+    qemu_thread_create(&watcher, "watch", write_when_waiting, &m,
+                       QEMU_THREAD_JOINABLE);
+    qemu_thread_join(&watcher);
+    g_assert_true(m.waited_in == m.second);
+    g_assert_cmpint(write(channel_fd(y), "moved!", 6), ==, 6);
+    while (!qatomic_load_acquire(&m.finished)) {
+        g_usleep(1000);
+    }
+    g_assert_cmpint(m.ret, ==, 0);
+    g_assert_cmpmem(m.buf, 6, "moved!", 6);
+    g_assert_cmpint(m.second_tid, ==, iothread_get_thread_id(tb));
+    g_assert_cmpuint(aio_context_handler_count(m.first), ==, 0);
+    g_assert_cmpuint(aio_context_handler_count(m.second), ==, 0);
+    iothread_destroy(ta);
+    iothread_destroy(tb);
+    object_unref(OBJECT(x));
+    object_unref(OBJECT(y));
+    assert_no_coroutines();
+}
+
+/* --- (e) context A, then context B, nothing in between ------------------ */
+
+typedef struct Reader {
+    QIOChannel *ioc;
+    AioContext *expect;
+    char buf[8];
+    int ret;
+    bool done;      /* atomic */
+} Reader;
+
+static void coroutine_fn ctx_reader(void *opaque)
+{
+    Reader *r = opaque;
+
+    r->ret = qio_channel_read_all(r->ioc, r->buf, sizeof(r->buf), NULL);
+    g_assert_true(qemu_get_current_aio_context() == r->expect);
+    qatomic_store_release(&r->done, true);
+}
+
+static void test_context_a_then_b(void)
+{
+    IOThread *ta = iothread_create("ab-a", &error_abort);
+    IOThread *tb = iothread_create("ab-b", &error_abort);
+    AioContext *a = iothread_get_aio_context(ta);
+    AioContext *b = iothread_get_aio_context(tb);
+    QIOChannel *x, *y;
+    Reader r1, r2;
+
+    make_pair(&x, &y, 0);
+    r1 = (Reader){ .ioc = x, .expect = a };
+    aio_co_enter(a, qemu_coroutine_create(ctx_reader, &r1));
+    while (!qatomic_load_acquire(&x->read_coroutine)) {
+        g_usleep(1000);
+    }
+    g_assert_cmpint(write(channel_fd(y), "first..!", 8), ==, 8);
+    while (!qatomic_load_acquire(&r1.done)) {
+        g_usleep(1000);
+    }
+    g_assert_cmpmem(r1.buf, 8, "first..!", 8);
+
+    /* The same channel, straight from another context. */
+    r2 = (Reader){ .ioc = x, .expect = b };
+    aio_co_enter(b, qemu_coroutine_create(ctx_reader, &r2));
+    while (!qatomic_load_acquire(&x->read_coroutine)) {
+        g_usleep(1000);
+    }
+    g_assert_true(qatomic_read(&x->read_ctx) == b);
+    g_assert_cmpuint(aio_context_handler_count(a), ==, 0);
+    g_assert_cmpuint(aio_context_handler_count(b), ==, 1);
+    g_assert_cmpint(write(channel_fd(y), "second!!", 8), ==, 8);
+    while (!qatomic_load_acquire(&r2.done)) {
+        g_usleep(1000);
+    }
+    g_assert_cmpint(r2.ret, ==, 0);
+    g_assert_cmpmem(r2.buf, 8, "second!!", 8);
+    g_assert_cmpuint(aio_context_handler_count(b), ==, 0);
+    iothread_destroy(ta);
+    iothread_destroy(tb);
+    object_unref(OBJECT(x));
+    object_unref(OBJECT(y));
+    assert_no_coroutines();
+}
+
+/* --- R3 at the channel level ------------------------------------------- */
+
+static void test_split_contexts_registrations(void)
+{
+    IOThread *ta = iothread_create("r3-a", &error_abort);
+    IOThread *tb = iothread_create("r3-b", &error_abort);
+    AioContext *a = iothread_get_aio_context(ta);
+    AioContext *b = iothread_get_aio_context(tb);
+    QIOChannel *x, *y;
+    char wbuf[200000];
+    Reader r;
+    Waiter w;
+    size_t filled;
+
+    make_pair(&x, &y, 4096);
+    filled = fill_socket(x);
+    memset(wbuf, 'z', sizeof(wbuf));
+    r = (Reader){ .ioc = x, .expect = a };
+    w = (Waiter){ .ioc = x, .len = sizeof(wbuf), .buf = wbuf };
+    aio_co_enter(a, qemu_coroutine_create(ctx_reader, &r));
+    aio_co_enter(b, qemu_coroutine_create(write_waiter, &w));
+    while (!qatomic_load_acquire(&x->read_coroutine) ||
+           !qatomic_load_acquire(&x->write_coroutine)) {
+        g_usleep(1000);
+    }
+    /* One registration in each context. */
+    g_assert_cmpuint(aio_context_handler_count(a), ==, 1);
+    g_assert_cmpuint(aio_context_handler_count(b), ==, 1);
+
+    /* The writer finishes in B; A's registration stays. */
+    drain_bytes(y, filled + sizeof(wbuf));
+    while (qatomic_load_acquire(&x->write_coroutine) ||
+           aio_context_handler_count(b)) {
+        g_usleep(1000);
+    }
+    g_assert_cmpuint(aio_context_handler_count(a), ==, 1);
+    g_assert_false(qatomic_load_acquire(&r.done));
+
+    g_assert_cmpint(write(channel_fd(y), "12345678", 8), ==, 8);
+    while (!qatomic_load_acquire(&r.done)) {
+        g_usleep(1000);
+    }
+    g_assert_cmpmem(r.buf, 8, "12345678", 8);
+    g_assert_cmpuint(aio_context_handler_count(a), ==, 0);
+    iothread_destroy(ta);
+    iothread_destroy(tb);
+    object_unref(OBJECT(x));
+    object_unref(OBJECT(y));
+    assert_no_coroutines();
+}
+
+/* --- R2: both contexts NULL touches nothing ----------------------------- */
+
+static int r2_reads;
+
+static void r2_read(void *opaque)
+{
+    char c;
+
+    if (read(*(int *)opaque, &c, 1) == 1) {
+        r2_reads++;
+    }
+}
+
+static void test_util_null_contexts(void)
+{
+    AioContext *ctx = qemu_get_aio_context();
+    int sv[2];
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
+                    ==, 0);
+    aio_set_fd_handler(ctx, sv[0], r2_read, NULL, NULL, NULL, &sv[0]);
+    qio_channel_util_set_aio_fd_handler(sv[0], NULL, NULL, sv[0], NULL,
+                                        NULL, NULL);
+    qio_channel_util_set_aio_fd_handler(sv[0], NULL, r2_read, sv[0], NULL,
+                                        r2_read, &sv[0]);
+    /* The existing handler is untouched and still works. */
+    g_assert_cmpuint(aio_context_handler_count(ctx), ==, 1);
+    g_assert_cmpint(write(sv[1], "r", 1), ==, 1);
+    while (!r2_reads) {
+        aio_poll(ctx, true);
+    }
+    aio_set_fd_handler(ctx, sv[0], NULL, NULL, NULL, NULL, NULL);
+    assert_ctx_clean(ctx);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* --- T1: unref with a parked coroutine ---------------------------------- */
+
+static void coroutine_fn park_reader(void *opaque)
+{
+    qio_channel_yield(opaque, G_IO_IN);
+}
+
+static void test_finalize_with_waiter_aborts(void)
+{
+    if (g_test_subprocess()) {
+        QIOChannel *x, *y;
+
+        make_pair(&x, &y, 0);
+        qemu_coroutine_enter(qemu_coroutine_create(park_reader, x));
+        object_unref(OBJECT(x));
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, 0);
+    g_test_trap_assert_failed();
+    g_test_trap_assert_stderr("*freed while a coroutine waits on it*");
+}
+
+static void test_finalize_after_wake(void)
+{
+    QIOChannel *x, *y;
+    Coroutine *co;
+
+    make_pair(&x, &y, 0);
+    co = qemu_coroutine_create(park_reader, x);
+    qemu_coroutine_enter(co);
+    g_assert_cmpuint(aio_context_handler_count(qemu_get_aio_context()), ==,
+                     1);
+    qio_channel_wake_read(x);
+    /* Woken in its own (this) context: it ran and cleaned up. */
+    g_assert_cmpuint(aio_context_handler_count(qemu_get_aio_context()), ==,
+                     0);
+    object_unref(OBJECT(x));
+    object_unref(OBJECT(y));
+    assert_no_coroutines();
+}
+
+/* --- T4 at the channel level: a wake that must not be lost ------------- */
+
+typedef struct Quiesce {
+    QIOChannel *ioc;
+    bool quiescing;         /* only touched in the reader's context */
+    int rounds_done;        /* atomic */
+    bool stop;              /* atomic */
+    bool finished;          /* atomic */
+    QemuEvent parked_or_saw;
+} Quiesce;
+
+static void coroutine_fn quiesce_reader(void *opaque)
+{
+    Quiesce *q = opaque;
+
+    while (!qatomic_read(&q->stop)) {
+        if (q->quiescing) {
+            /* Acknowledge, as a server's request loop would. */
+            q->quiescing = false;
+            qatomic_inc(&q->rounds_done);
+            continue;
+        }
+        qio_channel_yield(q->ioc, G_IO_IN);
+    }
+    qatomic_store_release(&q->finished, true);
+}
+
+static void quiesce_bh(void *opaque)
+{
+    Quiesce *q = opaque;
+
+    /* In the reader's context: either it is parked, or not running. */
+    q->quiescing = true;
+    qio_channel_wake_read(q->ioc);
+}
+
+static void test_wake_against_yield(void)
+{
+    IOThread *t = iothread_create("quiesce", &error_abort);
+    AioContext *ctx = iothread_get_aio_context(t);
+    QIOChannel *x, *y;
+    Quiesce q = { 0 };
+    int i, rounds = 20000;
+
+    make_pair(&x, &y, 0);
+    q.ioc = x;
+    aio_co_enter(ctx, qemu_coroutine_create(quiesce_reader, &q));
+    for (i = 1; i <= rounds; i++) {
+        int64_t end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+        aio_bh_schedule_oneshot(ctx, quiesce_bh, &q);
+        /* Every quiesce request is seen: none is lost. */
+        while (qatomic_read(&q.rounds_done) < i) {
+            g_assert_cmpint(g_get_monotonic_time(), <, end);
+        }
+    }
+    qatomic_set(&q.stop, true);
+    aio_bh_schedule_oneshot(ctx, quiesce_bh, &q);
+    while (!qatomic_load_acquire(&q.finished)) {
+        g_usleep(1000);
+    }
+    g_assert_cmpuint(aio_context_handler_count(ctx), ==, 0);
+    iothread_destroy(t);
+    object_unref(OBJECT(x));
+    object_unref(OBJECT(y));
+    assert_no_coroutines();
+}
+
+/* --- blocking callers and the _all helpers ------------------------------ */
+
+static void *blocking_peer(void *opaque)
+{
+    QIOChannel *ioc = opaque;
+    char buf[1 << 16];
+    size_t total = 0;
+    int ret;
+
+    /* Echo everything back until end of file. */
+    for (;;) {
+        ret = qio_channel_read_all_eof(ioc, buf, 1000, &error_abort);
+        if (ret == 0) {
+            break;
+        }
+        qio_channel_write_all(ioc, buf, 1000, &error_abort);
+        total += 1000;
+    }
+    return GSIZE_TO_POINTER(total);
+}
+
+static void test_blocking_all_helpers(void)
+{
+    QIOChannel *x, *y;
+    QemuThread thread;
+    g_autofree char *out = g_malloc(1000 * 1000);
+    g_autofree char *in = g_malloc(1000 * 1000);
+    uint64_t state = 42;
+    Error *err = NULL;
+    char c;
+    int i;
+
+    make_pair(&x, &y, 4096);
+    /* Non-blocking channels, used outside coroutines: _all waits. */
+    fill_stream(&state, (uint8_t *)out, 1000 * 1000);
+    qemu_thread_create(&thread, "echo", blocking_peer, y,
+                       QEMU_THREAD_JOINABLE);
+    /*
+     * In windows of 2 echo units: much more than that would fill both
+     * socket buffers while nobody reads, and deadlock.
+     */
+    for (i = 0; i < 1000 * 1000; i += 2000) {
+        g_assert_cmpint(qio_channel_write_all(x, out + i, 2000, NULL),
+                        ==, 0);
+        g_assert_cmpint(qio_channel_read_all(x, in + i, 2000, NULL),
+                        ==, 0);
+    }
+    g_assert_cmpmem(in, 1000 * 1000, out, 1000 * 1000);
+    qio_channel_shutdown(x, QIO_CHANNEL_SHUTDOWN_WRITE, &error_abort);
+    g_assert_cmpuint(GPOINTER_TO_SIZE(qemu_thread_join(&thread)), ==,
+                     1000 * 1000);
+    object_unref(OBJECT(y));
+    /* End of file: _all_eof gives 0, _all an error. */
+    g_assert_cmpint(qio_channel_read_all_eof(x, &c, 1, NULL), ==, 0);
+    g_assert_cmpint(qio_channel_read_all(x, &c, 1, &err), ==, -1);
+    g_assert_nonnull(strstr(error_get_pretty(err), "end-of-file"));
+    error_free(err);
+    object_unref(OBJECT(x));
+}
+
+/* An end of file in the middle of a message is an error. */
+static void test_partial_eof(void)
+{
+    QIOChannel *x, *y;
+    Error *err = NULL;
+    char buf[10];
+
+    make_pair(&x, &y, 0);
+    g_assert_cmpint(write(channel_fd(y), "abc", 3), ==, 3);
+    object_unref(OBJECT(y));
+    g_assert_cmpint(qio_channel_read_all_eof(x, buf, sizeof(buf), &err), ==,
+                    -1);
+    g_assert_nonnull(err);
+    error_free(err);
+    object_unref(OBJECT(x));
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qemu_init_main_loop(&error_abort);
+    signal(SIGPIPE, SIG_IGN);
+
+    g_test_add_func("/io/channel/contract/reader-writer-two-iothreads",
+                    test_reader_writer_two_iothreads);
+    g_test_add_func("/io/channel/contract/same-context-write-keeps-read",
+                    test_same_context_write_keeps_read);
+    g_test_add_func("/io/channel/contract/same-context-read-keeps-write",
+                    test_same_context_read_keeps_write);
+    g_test_add_func("/io/channel/contract/follow-off-iohandler",
+                    test_follow_off_iohandler);
+    g_test_add_func("/io/channel/contract/wake-read-then-move",
+                    test_wake_read_then_move);
+    g_test_add_func("/io/channel/contract/context-a-then-b",
+                    test_context_a_then_b);
+    g_test_add_func("/io/channel/trap/R3-split-contexts",
+                    test_split_contexts_registrations);
+    g_test_add_func("/io/channel/trap/R2-null-contexts",
+                    test_util_null_contexts);
+    g_test_add_func("/io/channel/trap/T1-finalize-with-waiter",
+                    test_finalize_with_waiter_aborts);
+    g_test_add_func("/io/channel/trap/T1-finalize-after-wake",
+                    test_finalize_after_wake);
+    g_test_add_func("/io/channel/trap/T4-wake-against-yield",
+                    test_wake_against_yield);
+    g_test_add_func("/io/channel/blocking-all-helpers",
+                    test_blocking_all_helpers);
+    g_test_add_func("/io/channel/partial-eof", test_partial_eof);
+    return g_test_run();
+}

@@ -1,0 +1,36 @@
+/*
+ * Helpers shared by the unit tests.
+ */
+#ifndef TESTS_UNIT_TEST_UTIL_H
+#define TESTS_UNIT_TEST_UTIL_H
+
+#include "block/aio.h"
+#include "qemu/coroutine.h"
+
+/* Fails the test if @ctx still has fd handlers or bottom halves. */
+static inline void assert_ctx_clean(AioContext *ctx)
+{
+    g_assert_cmpuint(aio_context_handler_count(ctx), ==, 0);
+    g_assert_cmpuint(aio_context_bh_count(ctx), ==, 0);
+}
+
+/* Fails the test if coroutines were left suspended. */
+static inline void assert_no_coroutines(void)
+{
+    g_assert_cmpuint(qemu_coroutine_live_count(), ==, 0);
+}
+
+/* Polls @ctx until *@flag is true or @timeout_s pass; returns *@flag. */
+static inline bool poll_until(AioContext *ctx, bool *flag, int timeout_s)
+{
+    int64_t end = g_get_monotonic_time() + (int64_t)timeout_s * 1000000;
+
+    while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE) &&
+           g_get_monotonic_time() < end) {
+        aio_poll(ctx, false);
+        g_usleep(100);
+    }
+    return __atomic_load_n(flag, __ATOMIC_ACQUIRE);
+}
+
+#endif /* TESTS_UNIT_TEST_UTIL_H */

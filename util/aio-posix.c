@@ -1,0 +1,282 @@
+/*
+ * fd handlers and aio_poll().
+ *
+ * Theory of operation: handlers live on ctx->handlers under list_lock. A
+ * handler is never changed in place: aio_set_fd_handler() inserts a new one
+ * and marks the old one deleted, so the home thread can call a handler's
+ * callbacks without holding the lock. Deleted handlers are freed once no
+ * aio_poll() is between its wait and its cleanup (ctx->walking == 0) and
+ * the fd monitor has let go of them.
+ */
+#include "qemu/osdep.h"
+#include "aio-internal.h"
+#include "qemu/coroutine_int.h"
+
+void aio_ready_add(AioReadyList *list, AioHandler *node, int revents)
+{
+    if (list->len == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 16;
+
+        if (list->on_heap) {
+            list->v = g_renew(AioReady, list->v, cap);
+        } else {
+            AioReady *v = g_new(AioReady, cap);
+            memcpy(v, list->v, list->len * sizeof(*v));
+            list->v = v;
+            list->on_heap = true;
+        }
+        list->cap = cap;
+    }
+    list->v[list->len].node = node;
+    list->v[list->len].revents = revents;
+    list->len++;
+}
+
+static AioHandler *find_handler(AioContext *ctx, int fd)
+{
+    AioHandler *node;
+
+    QLIST_FOREACH(node, &ctx->handlers, node) {
+        if (node->fd == fd && !node->deleted && !node->is_notifier) {
+            return node;
+        }
+    }
+    return NULL;
+}
+
+/* Frees deleted handlers nobody looks at any more. list_lock held. */
+static void free_deleted_handlers_locked(AioContext *ctx)
+{
+    AioHandler *node, *next;
+
+    if (ctx->walking) {
+        return;
+    }
+    QLIST_FOREACH_SAFE(node, &ctx->handlers, node, next) {
+        if (node->deleted && ctx->fdmon_ops->can_free(ctx, node)) {
+            QLIST_REMOVE(node, node);
+            g_free(node);
+        }
+    }
+}
+
+static void set_handler(AioContext *ctx, AioHandler *new_node, int fd)
+{
+    AioHandler *old;
+
+    qemu_mutex_lock(&ctx->list_lock);
+    old = new_node && new_node->is_notifier ? NULL : find_handler(ctx, fd);
+    if (!old && !new_node) {
+        qemu_mutex_unlock(&ctx->list_lock);
+        return;
+    }
+    if (new_node) {
+        QLIST_INSERT_HEAD(&ctx->handlers, new_node, node);
+        if (!new_node->is_notifier) {
+            ctx->nr_handlers++;
+        }
+    }
+    if (old) {
+        qatomic_set(&old->deleted, true);
+        ctx->nr_handlers--;
+    }
+    ctx->fdmon_ops->update(ctx, old, new_node);
+    free_deleted_handlers_locked(ctx);
+    qemu_mutex_unlock(&ctx->list_lock);
+
+    /* io_uring picks up changes in the home thread: wake it. */
+    if (!in_aio_context_home_thread(ctx)) {
+        aio_notify(ctx);
+    }
+}
+
+void aio_set_fd_handler(AioContext *ctx, int fd, IOHandler *io_read,
+                        IOHandler *io_write, AioPollFn *io_poll,
+                        IOHandler *io_poll_ready, void *opaque)
+{
+    AioHandler *node = NULL;
+
+    if (io_read || io_write || io_poll) {
+        node = g_new0(AioHandler, 1);
+        node->fd = fd;
+        node->io_read = io_read;
+        node->io_write = io_write;
+        node->io_poll = io_poll;
+        node->io_poll_ready = io_poll_ready;
+        node->opaque = opaque;
+        node->events = (io_read ? G_IO_IN | G_IO_HUP | G_IO_ERR : 0) |
+                       (io_write ? G_IO_OUT | G_IO_ERR : 0);
+    }
+    set_handler(ctx, node, fd);
+}
+
+void aio_context_setup_handlers(AioContext *ctx)
+{
+    AioHandler *node = g_new0(AioHandler, 1);
+
+    node->fd = ctx->notify_fd;
+    node->io_read = aio_notifier_handler();
+    node->opaque = ctx;
+    node->events = G_IO_IN;
+    node->is_notifier = true;
+    set_handler(ctx, node, node->fd);
+}
+
+void aio_context_destroy_handlers(AioContext *ctx)
+{
+    AioHandler *node, *next;
+
+    qemu_mutex_lock(&ctx->list_lock);
+    if (ctx->nr_handlers) {
+        fprintf(stderr, "qemu: AioContext %p freed with %u fd handlers "
+                "still registered\n", (void *)ctx, ctx->nr_handlers);
+    }
+    QLIST_FOREACH_SAFE(node, &ctx->handlers, node, next) {
+        QLIST_REMOVE(node, node);
+        g_free(node);
+    }
+    qemu_mutex_unlock(&ctx->list_lock);
+}
+
+unsigned int aio_context_handler_count(AioContext *ctx)
+{
+    unsigned int n;
+
+    qemu_mutex_lock(&ctx->list_lock);
+    n = ctx->nr_handlers;
+    qemu_mutex_unlock(&ctx->list_lock);
+    return n;
+}
+
+/*
+ * Busy-polls the io_poll callbacks for up to ctx->poll_max_ns. Returns true
+ * when one reported work; those handlers are added to @ready.
+ */
+static bool run_poll_handlers(AioContext *ctx, AioReadyList *ready)
+{
+    int64_t max_ns = qatomic_read(&ctx->poll_max_ns);
+    g_autoptr(GPtrArray) pollers = g_ptr_array_new();
+    AioHandler *node;
+    int64_t end;
+    bool found = false;
+
+    qemu_mutex_lock(&ctx->list_lock);
+    QLIST_FOREACH(node, &ctx->handlers, node) {
+        if (!node->deleted && node->io_poll) {
+            g_ptr_array_add(pollers, node);
+        }
+    }
+    qemu_mutex_unlock(&ctx->list_lock);
+    if (!pollers->len) {
+        return false;
+    }
+
+    end = get_clock() + max_ns;
+    do {
+        guint i;
+
+        for (i = 0; i < pollers->len; i++) {
+            node = g_ptr_array_index(pollers, i);
+            if (!qatomic_read(&node->deleted) && node->io_poll(node->opaque)) {
+                /* revents 0 marks "call io_poll_ready" for dispatch */
+                aio_ready_add(ready, node, 0);
+                found = true;
+            }
+        }
+    } while (!found && !qatomic_read(&ctx->notified) &&
+             get_clock() < end);
+    return found;
+}
+
+static bool dispatch_ready(AioContext *ctx, AioReadyList *ready)
+{
+    bool progress = false;
+    size_t i;
+
+    for (i = 0; i < ready->len; i++) {
+        AioHandler *node = ready->v[i].node;
+        int revents = ready->v[i].revents & node->events;
+
+        if (qatomic_read(&node->deleted)) {
+            continue;
+        }
+        if (node->is_notifier) {
+            node->io_read(node->opaque);
+            continue;
+        }
+        if (ready->v[i].revents == 0) {
+            if (node->io_poll_ready) {
+                node->io_poll_ready(node->opaque);
+                progress = true;
+            }
+            continue;
+        }
+        if ((revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) && node->io_read) {
+            node->io_read(node->opaque);
+            progress = true;
+        }
+        if (!qatomic_read(&node->deleted) &&
+            (revents & (G_IO_OUT | G_IO_ERR)) && node->io_write) {
+            node->io_write(node->opaque);
+            progress = true;
+        }
+    }
+    return progress;
+}
+
+bool aio_poll(AioContext *ctx, bool blocking)
+{
+    AioReady stack_ready[16];
+    AioReadyList ready = { .v = stack_ready, .cap = 16 };
+    AioContext *thread_ctx = qemu_get_current_aio_context();
+    bool progress;
+    int64_t timeout;
+
+    if (!in_aio_context_home_thread(ctx)) {
+        fprintf(stderr, "qemu: aio_poll() of AioContext %p called from "
+                "thread %d, which is not its home thread\n", (void *)ctx,
+                qemu_get_thread_id());
+        abort();
+    }
+    /* A plain thread polling a context works in that context meanwhile. */
+    if (!thread_ctx && !qemu_in_coroutine()) {
+        qemu_set_current_aio_context(ctx);
+    }
+
+    qemu_mutex_lock(&ctx->list_lock);
+    ctx->walking++;
+    qemu_mutex_unlock(&ctx->list_lock);
+
+    if (blocking) {
+        qatomic_add(&ctx->notify_me, 2);
+        /* Pairs with aio_notify(): either we see its work or it wakes us. */
+        smp_mb();
+    }
+    timeout = blocking ? aio_compute_timeout(ctx) : 0;
+    if (timeout != 0 && qatomic_read(&ctx->poll_max_ns) &&
+        run_poll_handlers(ctx, &ready)) {
+        timeout = 0;
+    }
+    ctx->fdmon_ops->wait(ctx, &ready, timeout);
+    if (blocking) {
+        qatomic_sub(&ctx->notify_me, 2);
+    }
+    aio_notify_accept(ctx);
+
+    progress = aio_bh_poll(ctx);
+    progress |= dispatch_ready(ctx, &ready);
+    progress |= aio_timers_run(ctx);
+
+    qemu_mutex_lock(&ctx->list_lock);
+    ctx->walking--;
+    free_deleted_handlers_locked(ctx);
+    qemu_mutex_unlock(&ctx->list_lock);
+
+    if (ready.on_heap) {
+        g_free(ready.v);
+    }
+    if (!thread_ctx && !qemu_in_coroutine()) {
+        qemu_set_current_aio_context(NULL);
+    }
+    return progress;
+}

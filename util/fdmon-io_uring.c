@@ -1,0 +1,218 @@
+/*
+ * fd monitoring with io_uring one-shot POLL_ADD requests.
+ *
+ * Theory of operation: a handler is "armed" while a POLL_ADD for it is in
+ * flight. Changes from any thread only queue the handler on
+ * ctx->submit_list (under list_lock); the home thread turns the queue into
+ * requests before it waits: a live, unarmed handler gets a POLL_ADD, a
+ * deleted, armed one a POLL_REMOVE. A completion disarms its handler; a
+ * handler that fired is queued again to be re-armed after dispatch. A
+ * deleted handler is freed only once it is unarmed, because the kernel
+ * still holds its address until then. armed/cancelled are read and
+ * written under list_lock.
+ */
+#include "qemu/osdep.h"
+#include "aio-internal.h"
+
+#include <poll.h>
+
+enum {
+    FDMON_URING_ENTRIES = 256,
+};
+
+static unsigned int gio_to_poll(int events)
+{
+    return (events & G_IO_IN ? POLLIN : 0) |
+           (events & G_IO_OUT ? POLLOUT : 0) |
+           (events & G_IO_HUP ? POLLHUP : 0) |
+           (events & G_IO_ERR ? POLLERR : 0);
+}
+
+static int poll_to_gio(unsigned int events)
+{
+    return (events & (POLLIN | POLLRDHUP) ? G_IO_IN : 0) |
+           (events & POLLOUT ? G_IO_OUT : 0) |
+           (events & POLLHUP ? G_IO_HUP : 0) |
+           (events & (POLLERR | POLLNVAL) ? G_IO_ERR : 0);
+}
+
+/* Queue @node for the home thread. list_lock held. */
+static void queue_node_locked(AioContext *ctx, AioHandler *node)
+{
+    if (!node->uring_queued) {
+        node->uring_queued = true;
+        QSLIST_INSERT_HEAD(&ctx->submit_list, node, submit_next);
+    }
+}
+
+static void fdmon_io_uring_update(AioContext *ctx, AioHandler *old_node,
+                                  AioHandler *new_node)
+{
+    if (old_node) {
+        queue_node_locked(ctx, old_node);
+    }
+    if (new_node && new_node->events) {
+        queue_node_locked(ctx, new_node);
+    }
+}
+
+static struct io_uring_sqe *get_sqe(AioContext *ctx)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&ctx->ring);
+
+    while (!sqe) {
+        /* The submission queue is full: hand it to the kernel. */
+        io_uring_submit(&ctx->ring);
+        sqe = io_uring_get_sqe(&ctx->ring);
+    }
+    return sqe;
+}
+
+/* Turn the queued changes into requests. Home thread, list_lock held. */
+static void prepare_sqes_locked(AioContext *ctx)
+{
+    AioHandler *node;
+
+    while ((node = QSLIST_FIRST(&ctx->submit_list))) {
+        struct io_uring_sqe *sqe;
+
+        QSLIST_REMOVE_HEAD(&ctx->submit_list, submit_next);
+        node->uring_queued = false;
+        if (node->deleted) {
+            if (node->uring_armed && !node->uring_cancelled) {
+                sqe = get_sqe(ctx);
+                io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)node);
+                io_uring_sqe_set_data(sqe, NULL);
+                node->uring_cancelled = true;
+            }
+        } else if (!node->uring_armed && node->events) {
+            sqe = get_sqe(ctx);
+            io_uring_prep_poll_add(sqe, node->fd, gio_to_poll(node->events));
+            io_uring_sqe_set_data(sqe, node);
+            node->uring_armed = true;
+        }
+    }
+}
+
+static void fdmon_io_uring_wait(AioContext *ctx, AioReadyList *ready,
+                                int64_t timeout)
+{
+    struct __kernel_timespec ts;
+    struct io_uring_cqe *cqe;
+    unsigned int head, n = 0;
+
+    qemu_mutex_lock(&ctx->list_lock);
+    prepare_sqes_locked(ctx);
+    qemu_mutex_unlock(&ctx->list_lock);
+
+    if (timeout == 0) {
+        io_uring_submit(&ctx->ring);
+    } else {
+        if (timeout > 0) {
+            ts.tv_sec = timeout / 1000000000;
+            ts.tv_nsec = timeout % 1000000000;
+        }
+        /* -ETIME or -EINTR just end the wait. */
+        io_uring_submit_and_wait_timeout(&ctx->ring, &cqe, 1,
+                                         timeout > 0 ? &ts : NULL, NULL);
+    }
+
+    qemu_mutex_lock(&ctx->list_lock);
+    io_uring_for_each_cqe(&ctx->ring, head, cqe) {
+        AioHandler *node = io_uring_cqe_get_data(cqe);
+
+        n++;
+        if (!node) {
+            continue;       /* the completion of a POLL_REMOVE */
+        }
+        node->uring_armed = false;
+        node->uring_cancelled = false;
+        if (node->deleted) {
+            continue;
+        }
+        if (cqe->res > 0) {
+            aio_ready_add(ready, node, poll_to_gio(cqe->res));
+            /* One-shot: arm it again for the next wait. */
+            queue_node_locked(ctx, node);
+        } else if (cqe->res != -ECANCELED) {
+            fprintf(stderr, "qemu: io_uring poll of fd %d failed: %s\n",
+                    node->fd, strerror(-cqe->res));
+        }
+    }
+    io_uring_cq_advance(&ctx->ring, n);
+    qemu_mutex_unlock(&ctx->list_lock);
+}
+
+static bool fdmon_io_uring_can_free(AioContext *ctx, AioHandler *node)
+{
+    if (node->uring_armed) {
+        /* Make sure a POLL_REMOVE goes out so that it comes back. */
+        queue_node_locked(ctx, node);
+        return false;
+    }
+    if (node->uring_queued) {
+        AioHandler **p = &QSLIST_FIRST(&ctx->submit_list);
+
+        while (*p != node) {
+            p = &(*p)->submit_next.sle_next;
+        }
+        *p = node->submit_next.sle_next;
+        node->uring_queued = false;
+    }
+    return true;
+}
+
+static int fdmon_io_uring_gsource_fd(AioContext *ctx)
+{
+    return ctx->ring.ring_fd;
+}
+
+static void fdmon_io_uring_gsource_prepare(AioContext *ctx)
+{
+    qemu_mutex_lock(&ctx->list_lock);
+    prepare_sqes_locked(ctx);
+    qemu_mutex_unlock(&ctx->list_lock);
+    io_uring_submit(&ctx->ring);
+}
+
+static void fdmon_io_uring_cleanup(AioContext *ctx)
+{
+    io_uring_queue_exit(&ctx->ring);
+}
+
+const FDMonOps fdmon_io_uring_ops = {
+    .name = "io_uring",
+    .update = fdmon_io_uring_update,
+    .wait = fdmon_io_uring_wait,
+    .can_free = fdmon_io_uring_can_free,
+    .gsource_fd = fdmon_io_uring_gsource_fd,
+    .gsource_prepare = fdmon_io_uring_gsource_prepare,
+    .cleanup = fdmon_io_uring_cleanup,
+};
+
+bool fdmon_io_uring_setup(AioContext *ctx)
+{
+    const char *want = g_getenv("QEMU_FDMON");
+    struct io_uring_probe *probe;
+    bool ok;
+
+    if (want && strcmp(want, "io_uring") != 0) {
+        return false;
+    }
+    /* Refused (io_uring_disabled, seccomp, old kernel): use epoll. */
+    if (io_uring_queue_init(FDMON_URING_ENTRIES, &ctx->ring, 0) < 0) {
+        return false;
+    }
+    probe = io_uring_get_probe_ring(&ctx->ring);
+    ok = probe && io_uring_opcode_supported(probe, IORING_OP_POLL_ADD) &&
+         io_uring_opcode_supported(probe, IORING_OP_POLL_REMOVE);
+    if (probe) {
+        io_uring_free_probe(probe);
+    }
+    if (!ok) {
+        io_uring_queue_exit(&ctx->ring);
+        return false;
+    }
+    ctx->fdmon_ops = &fdmon_io_uring_ops;
+    return true;
+}
