@@ -173,7 +173,11 @@ int64_t aio_timers_deadline(AioContext *ctx)
         if (!ts) {
             continue;
         }
-        left = MAX(ts->expire_time - qemu_clock_get_ns(type), 0);
+        /* Not MAX(): it would read the clock twice. */
+        left = ts->expire_time - qemu_clock_get_ns(type);
+        if (left < 0) {
+            left = 0;
+        }
         deadline = deadline < 0 ? left : MIN(deadline, left);
     }
     qemu_mutex_unlock(&ctx->timer_lock);

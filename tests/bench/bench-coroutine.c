@@ -122,7 +122,8 @@ static double best(double (*fn)(long), long n)
     int i;
 
     for (i = 0; i < runs; i++) {
-        b = MIN(b, fn(n));
+        double t = fn(n);
+        b = MIN(b, t);
     }
     return b;
 }
@@ -147,7 +148,8 @@ int main(int argc, char **argv)
     printf("%-44s %10.1f ns\n", "coroutine yield + re-enter round trip",
            best(bench_yield, 20000000 / scale));
     for (i = 0; i < runs; i++) {
-        hop = MIN(hop, bench_hop(t, 200000 / scale));
+        double h = bench_hop(t, 200000 / scale);
+        hop = MIN(hop, h);
     }
     printf("%-44s %10.2f us\n", "cross-thread aio_co_schedule hop",
            hop / 1000);

@@ -246,6 +246,47 @@ static void test_bh_funnel(void)
     g_assert_cmpuint(f.received, ==, f.expect);
 }
 
+/*
+ * Short sleeps in an iothread. A deadline computed from two clock reads
+ * once came out negative, which io_uring took as "wait forever".
+ */
+typedef struct Sleepers {
+    int done;                   /* atomic */
+    bool all_done;              /* atomic */
+} Sleepers;
+
+static void coroutine_fn short_sleeper(void *opaque)
+{
+    Sleepers *s = opaque;
+    int i;
+
+    for (i = 0; i < 500; i++) {
+        int64_t start = get_clock();
+        int64_t ns = 10000 + (i % 7) * 1000;
+
+        qemu_co_sleep_ns(QEMU_CLOCK_REALTIME, ns);
+        g_assert_cmpint(get_clock() - start, >=, ns);
+    }
+    if (qatomic_fetch_inc(&s->done) == 7) {
+        qatomic_store_release(&s->all_done, true);
+    }
+}
+
+static void test_iothread_short_sleeps(void)
+{
+    IOThread *t = iothread_create("sleepers", &error_abort);
+    Sleepers s = { 0 };
+    int i;
+
+    for (i = 0; i < 8; i++) {
+        aio_co_enter(iothread_get_aio_context(t),
+                     qemu_coroutine_create(short_sleeper, &s));
+    }
+    g_assert_true(poll_until(qemu_get_aio_context(), &s.all_done, 30));
+    iothread_destroy(t);
+    assert_no_coroutines();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -255,5 +296,7 @@ int main(int argc, char **argv)
     g_test_add_func("/aio/multithread/bounce-4", test_bounce_4);
     g_test_add_func("/aio/multithread/wake-ping-pong", test_wake_ping_pong);
     g_test_add_func("/aio/multithread/bh-funnel", test_bh_funnel);
+    g_test_add_func("/aio/multithread/iothread-short-sleeps",
+                    test_iothread_short_sleeps);
     return g_test_run();
 }
