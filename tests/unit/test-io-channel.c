@@ -516,7 +516,9 @@ static void test_context_a_then_b(void)
     /* The same channel, straight from another context. */
     r2 = (Reader){ .ioc = x, .expect = b };
     aio_co_enter(b, qemu_coroutine_create(ctx_reader, &r2));
-    while (!qatomic_load_acquire(&x->read_coroutine)) {
+    /* The slot is filled just before the handler goes in. */
+    while (!qatomic_load_acquire(&x->read_coroutine) ||
+           aio_context_handler_count(b) != 1) {
         g_usleep(1000);
     }
     g_assert_true(qatomic_read(&x->read_ctx) == b);
@@ -549,6 +551,7 @@ static void test_split_contexts_registrations(void)
     Reader r;
     Waiter w;
     size_t filled;
+    int64_t deadline;
 
     make_pair(&x, &y, 4096);
     filled = fill_socket(x);
@@ -557,13 +560,18 @@ static void test_split_contexts_registrations(void)
     w = (Waiter){ .ioc = x, .len = sizeof(wbuf), .buf = wbuf };
     aio_co_enter(a, qemu_coroutine_create(ctx_reader, &r));
     aio_co_enter(b, qemu_coroutine_create(write_waiter, &w));
+    /*
+     * Both parked: one registration in each context. (A slot is filled
+     * just before its handler goes in, hence the bounded wait.)
+     */
+    deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
     while (!qatomic_load_acquire(&x->read_coroutine) ||
-           !qatomic_load_acquire(&x->write_coroutine)) {
+           !qatomic_load_acquire(&x->write_coroutine) ||
+           aio_context_handler_count(a) != 1 ||
+           aio_context_handler_count(b) != 1) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
         g_usleep(1000);
     }
-    /* One registration in each context. */
-    g_assert_cmpuint(aio_context_handler_count(a), ==, 1);
-    g_assert_cmpuint(aio_context_handler_count(b), ==, 1);
 
     /* The writer finishes in B; A's registration stays. */
     drain_bytes(y, filled + sizeof(wbuf));
@@ -574,8 +582,11 @@ static void test_split_contexts_registrations(void)
     g_assert_cmpuint(aio_context_handler_count(a), ==, 1);
     g_assert_false(qatomic_load_acquire(&r.done));
 
+    /* Data now must still wake the reader through A's registration. */
     g_assert_cmpint(write(channel_fd(y), "12345678", 8), ==, 8);
+    deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
     while (!qatomic_load_acquire(&r.done)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
         g_usleep(1000);
     }
     g_assert_cmpmem(r.buf, 8, "12345678", 8);
