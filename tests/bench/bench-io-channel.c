@@ -16,7 +16,39 @@ enum { CHUNK = 64 * 1024 };
 
 static long pingpongs = 200000;
 static size_t stream_bytes = (size_t)4 << 30;
-static int runs = 3;
+static int runs = 5;
+
+/*
+ * Both sides of every measurement are pinned the same way (side A on the
+ * first CPU, side B on the second), so that plain and QIOChannel runs
+ * compare like with like instead of with the scheduler's placement.
+ */
+static void pin_self(int side)
+{
+    cpu_set_t set;
+    int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+
+    CPU_ZERO(&set);
+    CPU_SET(side % MAX(ncpu, 1), &set);
+    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+static void unpin_self(void)
+{
+    cpu_set_t set;
+    int i, ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+
+    CPU_ZERO(&set);
+    for (i = 0; i < ncpu; i++) {
+        CPU_SET(i, &set);
+    }
+    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+static void pin_bh(void *opaque)
+{
+    pin_self(GPOINTER_TO_INT(opaque));
+}
 
 static double now_s(void)
 {
@@ -52,6 +84,7 @@ static void *plain_echo(void *opaque)
     char c;
     long i;
 
+    pin_self(1);
     for (i = 0; i < pingpongs; i++) {
         full_io(true, fd, &c, 1);
         full_io(false, fd, &c, 1);
@@ -68,6 +101,7 @@ static double plain_pingpong(void)
     long i;
 
     socket_pair(sv);
+    pin_self(0);
     qemu_thread_create(&t, "echo", plain_echo, &sv[1], QEMU_THREAD_JOINABLE);
     start = now_s();
     for (i = 0; i < pingpongs; i++) {
@@ -76,6 +110,7 @@ static double plain_pingpong(void)
     }
     start = now_s() - start;
     qemu_thread_join(&t);
+    unpin_self();
     close(sv[0]);
     close(sv[1]);
     return start / pingpongs * 1e6;
@@ -87,6 +122,7 @@ static void *plain_writer(void *opaque)
     g_autofree char *buf = g_malloc0(CHUNK);
     size_t left = stream_bytes;
 
+    pin_self(0);
     while (left) {
         size_t len = MIN(left, CHUNK);
         full_io(false, fd, buf, len);
@@ -104,6 +140,7 @@ static double plain_stream(void)
     double start;
 
     socket_pair(sv);
+    pin_self(1);
     start = now_s();
     qemu_thread_create(&t, "writer", plain_writer, &sv[1],
                        QEMU_THREAD_JOINABLE);
@@ -117,6 +154,7 @@ static double plain_stream(void)
     }
     start = now_s() - start;
     qemu_thread_join(&t);
+    unpin_self();
     close(sv[0]);
     close(sv[1]);
     return stream_bytes / start / (1 << 20);
@@ -251,6 +289,11 @@ int main(int argc, char **argv)
     qemu_init_main_loop(&error_abort);
     t[0] = iothread_create("bench-a", &error_abort);
     t[1] = iothread_create("bench-b", &error_abort);
+    /* iothread A (ping, writer) on CPU 0, B (echo, reader) on CPU 1. */
+    aio_bh_schedule_oneshot(iothread_get_aio_context(t[0]), pin_bh,
+                            GINT_TO_POINTER(0));
+    aio_bh_schedule_oneshot(iothread_get_aio_context(t[1]), pin_bh,
+                            GINT_TO_POINTER(1));
 
     for (i = 0; i < runs; i++) {
         /* One measurement each: MIN()/MAX() would evaluate twice. */
