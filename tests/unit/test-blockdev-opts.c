@@ -292,16 +292,12 @@ static void test_errors(void)
 
 int main(int argc, char **argv)
 {
-    int fd, ret;
+    int ret;
 
     g_test_init(&argc, &argv, NULL);
     qemu_init_main_loop(&error_abort);
     tmp_dir = g_dir_make_tmp("test-blockdev-opts-XXXXXX", NULL);
-    img = g_strdup_printf("%s/opts.raw", tmp_dir);
-    fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0644);
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(ftruncate(fd, 1024 * 1024), ==, 0);
-    close(fd);
+    img = make_test_image(tmp_dir, "opts.raw", 1024 * 1024);
 
     g_test_add_func("/blockdev/opts/cache-mode", test_cache_mode);
     g_test_add_func("/blockdev/opts/graph", test_blockdev_graph);

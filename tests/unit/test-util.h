@@ -33,4 +33,17 @@ static inline bool poll_until(AioContext *ctx, bool *flag, int timeout_s)
     return __atomic_load_n(flag, __ATOMIC_ACQUIRE);
 }
 
+/* Creates @dir/@name, a file of @size zero bytes; returns its path. */
+static inline char *make_test_image(const char *dir, const char *name,
+                                    off_t size)
+{
+    char *path = g_strdup_printf("%s/%s", dir, name);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, size), ==, 0);
+    close(fd);
+    return path;
+}
+
 #endif /* TESTS_UNIT_TEST_UTIL_H */
