@@ -4,13 +4,14 @@
 #                   suite under ASan+UBSan and the threaded tests under TSan
 #   make check-quick  the plain build's tests only
 #   make bench      benchmarks (not tests)
+#   make demo       qemu-nbd serving an image to qemu-io, nbdinfo, nbdcopy
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 MESON_SETUP = meson setup --wipe
 
-.PHONY: all deps check check-quick check-asan check-tsan bench clean
+.PHONY: all deps check check-quick check-asan check-tsan bench demo clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -55,6 +56,9 @@ check-tsan: $(TSAN_BUILD)/build.ninja
 bench: all
 	$(BUILD)/tests/bench/bench-coroutine
 	$(BUILD)/tests/bench/bench-io-channel
+
+demo: all
+	scripts/demo-nbd.sh $(BUILD)/qemu-nbd
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

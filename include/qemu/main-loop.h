@@ -53,28 +53,24 @@ void qemu_notify_event(void);
 /*
  * AIO_WAIT_WHILE(ctx, cond):
  * Runs @ctx's event loop (from its home thread) until @cond is false.
- * From another thread, polls the caller's context instead and relies on
- * aio_wait_kick() from whoever changes @cond.
+ * From another thread, polls the caller's context instead. Whoever changes
+ * @cond from another thread calls aio_wait_kick(), which wakes the main
+ * context; waiters outside the main thread must be woken by their own
+ * context's events.
  */
 void aio_wait_kick(void);
 #define AIO_WAIT_WHILE(ctx, cond) ({                                        \
     bool waited_ = false;                                                   \
     AioContext *ctx_ = (ctx);                                               \
-    if (!ctx_ || in_aio_context_home_thread(ctx_)) {                        \
-        AioContext *poll_ = ctx_ ? ctx_ : qemu_get_current_aio_context();   \
-        while ((cond)) {                                                    \
-            aio_poll(poll_, true);                                          \
-            waited_ = true;                                                 \
-        }                                                                   \
-    } else {                                                                \
-        AioContext *poll_ = qemu_get_current_aio_context();                 \
-        qatomic_inc(&global_aio_wait_waiters);                              \
-        while ((cond)) {                                                    \
-            aio_poll(poll_, true);                                          \
-            waited_ = true;                                                 \
-        }                                                                   \
-        qatomic_dec(&global_aio_wait_waiters);                              \
+    AioContext *poll_ = ctx_ && in_aio_context_home_thread(ctx_) ?          \
+                        ctx_ : qemu_get_current_aio_context();              \
+    /* Counted in every case: aio_wait_kick() must reach this waiter. */    \
+    qatomic_inc(&global_aio_wait_waiters);                                  \
+    while ((cond)) {                                                        \
+        aio_poll(poll_, true);                                              \
+        waited_ = true;                                                     \
     }                                                                       \
+    qatomic_dec(&global_aio_wait_waiters);                                  \
     waited_; })
 #define AIO_WAIT_WHILE_UNLOCKED(ctx, cond) AIO_WAIT_WHILE(ctx, cond)
 extern unsigned int global_aio_wait_waiters;

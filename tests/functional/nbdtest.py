@@ -1,0 +1,111 @@
+"""Shared harness of the Python end-to-end tests: a temporary directory,
+a qemu-nbd started in the foreground (so that its exit status and its
+sanitizer reports are checked), and TAP-style output."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import nbdclient
+
+
+class Test:
+    def __init__(self):
+        self.qemu_nbd = os.environ.get("QEMU_NBD")
+        if not self.qemu_nbd:
+            print("SKIP: QEMU_NBD is not set")
+            sys.exit(77)
+        self.tmp = tempfile.mkdtemp(prefix="nbd-test.")
+        self.servers = []
+        self.count = 0
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def ok(self, what):
+        self.count += 1
+        print("ok %d - %s" % (self.count, what), flush=True)
+
+    def image(self, name, size, pattern=None):
+        """A sparse image; pattern: list of (offset, bytes)."""
+        p = self.path(name)
+        with open(p, "wb") as f:
+            f.truncate(size)
+            for off, data in pattern or []:
+                f.seek(off)
+                f.write(data)
+        return p
+
+    def start(self, args, sock=None, env=None):
+        """Starts qemu-nbd ARGS; waits until SOCK exists (a UNIX path)."""
+        log = open(self.path("server%d.log" % len(self.servers)), "w+")
+        e = dict(os.environ)
+        e.update(env or {})
+        p = subprocess.Popen([self.qemu_nbd] + args, stdout=log,
+                             stderr=subprocess.STDOUT, env=e)
+        p.log = log
+        self.servers.append(p)
+        if sock:
+            ok = nbdclient.wait_for(
+                lambda: os.path.exists(sock) or p.poll() is not None, 10)
+            if not ok or p.poll() is not None:
+                self.fail("qemu-nbd did not start: " + self.log(p))
+        return p
+
+    def log(self, p):
+        p.log.flush()
+        p.log.seek(0)
+        return p.log.read()
+
+    def stop(self, p, sig=signal.SIGTERM, timeout=10):
+        """Stops a server; fails unless it exits cleanly and in time."""
+        if p.poll() is None:
+            p.send_signal(sig)
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            self.fail("qemu-nbd did not exit within %d s" % timeout)
+        self.check_clean(p)
+        if p.returncode != 0:
+            self.fail("qemu-nbd exited with %d: %s"
+                      % (p.returncode, self.log(p)))
+
+    def check_clean(self, p):
+        text = self.log(p)
+        for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer",
+                    "ThreadSanitizer", "Assertion", "assertion"):
+            if bad in text:
+                self.fail("qemu-nbd reported a problem:\n" + text)
+
+    def alive(self, p):
+        return p.poll() is None
+
+    def fail(self, msg):
+        print("not ok - " + msg, flush=True)
+        self.cleanup()
+        sys.exit(1)
+
+    def cleanup(self):
+        for p in self.servers:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def done(self):
+        for p in self.servers:
+            if p.poll() is None:
+                self.stop(p)
+        self.cleanup()
+        print("1..%d" % self.count)
+
+
+def check(test, cond, what):
+    if not cond:
+        test.fail(what)

@@ -1,0 +1,160 @@
+"""Shared code for the qemu-pr-helper functional tests: starting a helper
+and a raw protocol client that sends exact bytes (and SCM_RIGHTS fds)."""
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+DEBIAN_HELPER = "/usr/bin/qemu-pr-helper"
+RESP_SIZE = 104
+
+
+def skip(reason):
+    print(f"1..0 # SKIP {reason}")
+    sys.exit(77)
+
+
+class Tap:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name, diag=None):
+        self.n += 1
+        if cond:
+            print(f"ok {self.n} - {name}")
+        else:
+            self.failed += 1
+            print(f"not ok {self.n} - {name}")
+            if diag:
+                for line in str(diag).splitlines():
+                    print(f"# {line}")
+        sys.stdout.flush()
+        return cond
+
+    def done(self):
+        print(f"1..{self.n}")
+        sys.exit(1 if self.failed else 0)
+
+
+def wait_for_socket(path, proc, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"helper exited with {proc.returncode}")
+        if os.path.exists(path):
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(path)
+                s.close()
+                return
+            except OSError:
+                pass
+        time.sleep(0.05)
+    raise RuntimeError(f"no socket at {path}")
+
+
+class Helper:
+    """A running helper on a private socket."""
+
+    def __init__(self, binary, workdir, name="h", extra=()):
+        self.sock = os.path.join(workdir, name + ".sock")
+        self.pidfile = os.path.join(workdir, name + ".pid")
+        self.binary = binary
+        self.proc = subprocess.Popen(
+            [binary, "-k", self.sock, "-f", self.pidfile, *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_for_socket(self.sock, self.proc)
+
+    def stop(self, sig=15, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, err = self.proc.communicate()
+            return None, err
+        return self.proc.returncode, err
+
+
+class Raw:
+    """A raw client: no checks, exact bytes."""
+
+    def __init__(self, path, handshake=True, features=0):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(10)
+        self.s.connect(path)
+        self.hello = None
+        if handshake:
+            self.hello = self.recv_exact(4)
+            self.s.sendall(struct.pack(">I", features))
+
+    def send(self, data, fds=()):
+        if fds:
+            self.s.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                     struct.pack(f"{len(fds)}i", *fds))])
+        else:
+            self.s.sendall(data)
+
+    def recv_exact(self, n):
+        buf = b""
+        while len(buf) < n:
+            try:
+                chunk = self.s.recv(n - len(buf))
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not chunk:
+                break
+            buf += chunk
+        return buf
+
+    def outcome(self):
+        """('reply', bytes) for a whole response, ('eof', partial bytes)
+        when the helper closed the connection instead."""
+        head = self.recv_exact(RESP_SIZE)
+        if len(head) < RESP_SIZE:
+            return ("eof", head)
+        size = struct.unpack(">I", head[4:8])[0]
+        data = self.recv_exact(size)
+        if len(data) < size:
+            return ("eof", head + data)
+        return ("reply", head + data)
+
+    def at_eof(self):
+        try:
+            return self.s.recv(1) == b""
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        self.s.close()
+
+
+def pr_in_cdb(alloc, sa=0):
+    cdb = bytes([0x5e, sa, 0, 0, 0, 0, 0]) + struct.pack(">H", alloc)
+    return cdb + bytes(16 - len(cdb))
+
+
+def pr_out_cdb(length, sa=0):
+    cdb = bytes([0x5f, sa, 0, 0, 0, 0, 0]) + struct.pack(">H", length)
+    return cdb + bytes(16 - len(cdb))
+
+
+def fixed_sense(key, asc, ascq):
+    s = bytearray(18)
+    s[0] = 0x70
+    s[2] = key
+    s[7] = 10
+    s[12] = asc
+    s[13] = ascq
+    return bytes(s)
+
+
+def tmpdir():
+    return tempfile.TemporaryDirectory(prefix="pr-helper-test-")
