@@ -20,6 +20,7 @@ gnutls-bin
 util-linux
 iproute2
 qemu-utils
+qemu-system-x86
 nbdkit
 libnbd-bin
 fio
