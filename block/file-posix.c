@@ -63,7 +63,24 @@ typedef struct BDRVRawState {
     bool has_punch_hole;
     bool has_zero_range;
     bool has_rwf_dsync;
+    /*
+     * The last data region SEEK_DATA/SEEK_HOLE found, [start, end): on
+     * tmpfs and others SEEK_HOLE walks the page cache up to the next hole,
+     * so asking again for every read of a big data region costs
+     * milliseconds. Only operations that can make holes (punching,
+     * zeroing, truncating) forget it. data_lock protects both.
+     */
+    QemuMutex data_lock;
+    int64_t data_start;
+    int64_t data_end;
 } BDRVRawState;
+
+static void raw_forget_data_region(BDRVRawState *s)
+{
+    qemu_mutex_lock(&s->data_lock);
+    s->data_start = s->data_end = 0;
+    qemu_mutex_unlock(&s->data_lock);
+}
 
 /* Locking */
 
@@ -320,8 +337,10 @@ static int coroutine_fn raw_punch_hole(BlockDriverState *bs, int64_t offset,
     if (!qatomic_read(&s->has_punch_hole)) {
         return -ENOTSUP;
     }
+    raw_forget_data_region(s);
     ret = raw_submit(bs, LURING_FALLOCATE, offset, NULL, bytes,
                      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
+    raw_forget_data_region(s);
     if (raw_errno_unsupported(ret)) {
         qatomic_set(&s->has_punch_hole, false);
         return -ENOTSUP;
@@ -347,8 +366,11 @@ static int coroutine_fn raw_co_pwrite_zeroes(BlockDriverState *bs,
         /* A block device may emulate zeroing by writing: not fast. */
         return -ENOTSUP;
     }
+    /* Zeroed ranges may read back as holes (unwritten extents). */
+    raw_forget_data_region(s);
     ret = raw_submit(bs, LURING_FALLOCATE, offset, NULL, bytes,
                      FALLOC_FL_ZERO_RANGE);
+    raw_forget_data_region(s);
     if (raw_errno_unsupported(ret)) {
         qatomic_set(&s->has_zero_range, false);
         return -ENOTSUP;
@@ -382,6 +404,13 @@ static int coroutine_fn raw_co_block_status(BlockDriverState *bs,
     if (!want_zero || s->is_blockdev) {
         return BDRV_BLOCK_DATA | BDRV_BLOCK_OFFSET_VALID;
     }
+    qemu_mutex_lock(&s->data_lock);
+    if (offset >= s->data_start && offset < s->data_end) {
+        *pnum = MIN(bytes, s->data_end - offset);
+        qemu_mutex_unlock(&s->data_lock);
+        return BDRV_BLOCK_DATA | BDRV_BLOCK_OFFSET_VALID;
+    }
+    qemu_mutex_unlock(&s->data_lock);
     data = lseek(s->fd, offset, SEEK_DATA);
     if (data < 0) {
         if (errno == ENXIO) {
@@ -397,6 +426,10 @@ static int coroutine_fn raw_co_block_status(BlockDriverState *bs,
     hole = lseek(s->fd, offset, SEEK_HOLE);
     if (hole > offset) {
         *pnum = MIN(bytes, hole - offset);
+        qemu_mutex_lock(&s->data_lock);
+        s->data_start = offset;
+        s->data_end = hole;
+        qemu_mutex_unlock(&s->data_lock);
     }
     /* Otherwise the file changed under us: call it data. */
     return BDRV_BLOCK_DATA | BDRV_BLOCK_OFFSET_VALID;
@@ -475,7 +508,9 @@ static int coroutine_fn raw_co_truncate(BlockDriverState *bs, int64_t offset,
         error_setg(errp, "Unsupported preallocation mode");
         return -ENOTSUP;
     }
+    raw_forget_data_region(s);
     ret = thread_pool_submit_co(raw_truncate_fn, &t);
+    raw_forget_data_region(s);
     if (ret < 0) {
         error_setg_errno(errp, -ret, "Failed to resize '%s'", s->filename);
     }
@@ -619,6 +654,7 @@ static int raw_open(BlockDriverState *bs, const KeyVal *options, int flags,
         }
     }
 
+    qemu_mutex_init(&s->data_lock);
     s->has_punch_hole = true;
     s->has_zero_range = true;
     s->has_rwf_dsync = true;
@@ -662,6 +698,9 @@ static void raw_close(BlockDriverState *bs)
     }
     g_free(s->filename);
     s->filename = NULL;
+    if (s->data_lock.initialized) {
+        qemu_mutex_destroy(&s->data_lock);
+    }
 }
 
 static void raw_detach_aio_context(BlockDriverState *bs)
