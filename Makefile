@@ -3,15 +3,22 @@
 #   make check      unit, functional and interop suites, plus the unit
 #                   suite under ASan+UBSan and the threaded tests under TSan
 #   make check-quick  the plain build's tests only
+#   make check-fuzz   the libFuzzer targets (clang, ASan+UBSan) for 60 s and
+#                   30 s; `make check` runs them too, as the 'fuzz' suite
 #   make bench      benchmarks (not tests)
+#   make bench-nbd  fio against our qemu-nbd and peer NBD servers
+#                   (BENCH_RUNTIME=seconds per workload, default 10)
 #   make demo       qemu-nbd serving an image to qemu-io, nbdinfo, nbdcopy
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TARGETS = tests/fuzz/fuzz-nbd tests/fuzz/fuzz-nbd-session
 MESON_SETUP = meson setup --wipe
 
-.PHONY: all deps check check-quick check-asan check-tsan bench demo clean
+.PHONY: all deps check check-quick check-asan check-tsan check-fuzz bench \
+	bench-nbd demo clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -33,14 +40,21 @@ $(TSAN_BUILD)/build.ninja:
 	CC=clang meson setup $(TSAN_BUILD) -Db_sanitize=thread \
 	    -Db_lundef=false -Dbuildtype=debug -Doptimization=1
 
-build-all: $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja $(TSAN_BUILD)/build.ninja
+$(FUZZ_BUILD)/build.ninja:
+	@$(MAKE) --no-print-directory deps
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzzing=true \
+	    -Db_sanitize=address,undefined -Db_lundef=false
+
+build-all: $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja \
+	    $(TSAN_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
 	ninja -C $(BUILD)
 	ninja -C $(ASAN_BUILD)
 	ninja -C $(TSAN_BUILD)
+	ninja -C $(FUZZ_BUILD) $(FUZZ_TARGETS)
 
 check: deps build-all
 	@scripts/run-tests.py $(BUILD):unit,functional,interop \
-	    $(ASAN_BUILD):unit $(TSAN_BUILD):thread
+	    $(ASAN_BUILD):unit $(TSAN_BUILD):thread $(FUZZ_BUILD):fuzz
 
 check-quick: all
 	@scripts/run-tests.py $(BUILD):unit,functional,interop
@@ -53,12 +67,23 @@ check-tsan: $(TSAN_BUILD)/build.ninja
 	ninja -C $(TSAN_BUILD)
 	@scripts/run-tests.py $(TSAN_BUILD):thread
 
+# Each fuzzer runs on a scratch copy of its seed corpus (run-fuzz.sh).
+check-fuzz: $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD) $(FUZZ_TARGETS)
+	@tests/fuzz/run-fuzz.sh $(FUZZ_BUILD)/tests/fuzz/fuzz-nbd \
+	    tests/fuzz/corpus/nbd 60
+	@tests/fuzz/run-fuzz.sh $(FUZZ_BUILD)/tests/fuzz/fuzz-nbd-session \
+	    tests/fuzz/corpus/nbd-session 30
+
 bench: all
 	$(BUILD)/tests/bench/bench-coroutine
 	$(BUILD)/tests/bench/bench-io-channel
+
+bench-nbd: all
+	tests/bench/bench-nbd.sh $(BUILD)/qemu-nbd
 
 demo: all
 	scripts/demo-nbd.sh $(BUILD)/qemu-nbd
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

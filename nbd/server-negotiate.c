@@ -109,7 +109,7 @@ static NBDNegResult coroutine_fn nbd_opt_export_name(NBDClient *client,
                    NBD_MAX_STRING_SIZE);
         return NBD_NEG_ERROR;
     }
-    name = g_strndup((char *)o->data, o->len);
+    name = o->len ? g_strndup((char *)o->data, o->len) : g_strdup("");
     exp = nbd_export_find(client->server, name);
     if (!exp) {
         error_setg(errp, "export '%s' not present", name);
