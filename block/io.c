@@ -419,6 +419,26 @@ static int coroutine_fn bdrv_driver_pwrite_zeroes(BlockDriverState *bs,
     return ret;
 }
 
+/*
+ * Reads the aligned block at @block into *@bounce, allocated on first use
+ * and freed by the caller, and points @bq at it.
+ */
+static int coroutine_fn bdrv_read_padding_block(BlockDriverState *bs,
+                                                int64_t block, void **bounce,
+                                                QEMUIOVector *bq)
+{
+    int64_t align = bs->bl.request_alignment;
+
+    if (!*bounce) {
+        *bounce = qemu_try_blockalign(bs, align);
+        if (!*bounce) {
+            return -ENOMEM;
+        }
+    }
+    qemu_iovec_init_buf(bq, *bounce, align);
+    return bdrv_driver_rw(bs, false, block, align, bq, 0, 0);
+}
+
 /* Reads [@offset, +@bytes) into @qiov at @qoff, padding unaligned ends. */
 static int coroutine_fn bdrv_padded_preadv(BlockDriverState *bs,
                                            int64_t offset, int64_t bytes,
@@ -443,14 +463,7 @@ static int coroutine_fn bdrv_padded_preadv(BlockDriverState *bs,
             int64_t n = MIN(block + align, end) - pos;
             QEMUIOVector bq;
 
-            if (!bounce) {
-                bounce = qemu_try_blockalign(bs, align);
-                if (!bounce) {
-                    return -ENOMEM;
-                }
-            }
-            qemu_iovec_init_buf(&bq, bounce, align);
-            ret = bdrv_driver_rw(bs, false, block, align, &bq, 0, 0);
+            ret = bdrv_read_padding_block(bs, block, &bounce, &bq);
             if (ret == 0) {
                 qemu_iovec_from_buf(qiov, qoff + (pos - offset),
                                     (char *)bounce + (pos - block), n);
@@ -497,14 +510,7 @@ static int coroutine_fn bdrv_padded_pwritev(BlockDriverState *bs,
             int64_t n = MIN(block + align, end) - pos;
             QEMUIOVector bq;
 
-            if (!bounce) {
-                bounce = qemu_try_blockalign(bs, align);
-                if (!bounce) {
-                    return -ENOMEM;
-                }
-            }
-            qemu_iovec_init_buf(&bq, bounce, align);
-            ret = bdrv_driver_rw(bs, false, block, align, &bq, 0, 0);
+            ret = bdrv_read_padding_block(bs, block, &bounce, &bq);
             if (ret == 0) {
                 if (zero) {
                     memset((char *)bounce + (pos - block), 0, n);
