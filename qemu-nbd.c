@@ -24,6 +24,7 @@
 #include "qemu/keyval.h"
 #include "qemu/main-loop.h"
 #include "qemu/sockets.h"
+#include "qemu/trace-control.h"
 #include "qom/object_interfaces.h"
 #include "qapi/error.h"
 
@@ -132,6 +133,7 @@ static void usage(const char *name)
 "  --tls-creds=ID            use id of an earlier --object to provide TLS\n"
 "  --tls-hostname=HOSTNAME   override hostname used to check x509 "
 "certificate\n"
+TRACE_OPT_HELP
 "  --fork                    fork off the server process and exit the "
 "parent\n"
 "                            once the server is running\n"
@@ -382,10 +384,15 @@ static void parse_args(QemuNbd *s, int argc, char **argv)
         case QEMU_NBD_OPT_IMAGE_OPTS:
             s->image_opts = true;
             break;
-        case 'T':
-            warn_report("tracing is not supported, ignoring --trace '%s'",
-                        optarg);
+        case 'T': {
+            Error *local_err = NULL;
+
+            if (!trace_opt_parse(optarg, &local_err)) {
+                error_report_err(local_err);
+                exit(EXIT_FAILURE);
+            }
             break;
+        }
         case QEMU_NBD_OPT_FORK:
             s->fork_process = true;
             break;

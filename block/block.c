@@ -24,7 +24,16 @@ static const BlockDriver *const builtin_drivers[] = {
     &bdrv_file,
     &bdrv_null_co,
     &bdrv_raw,
+    &bdrv_nbd,
 };
+
+/* Does @filename start with "@prefix:"? */
+static bool bdrv_has_prefix(const char *filename, const char *prefix)
+{
+    const char *rest;
+
+    return prefix && strstart(filename, prefix, &rest) && rest[0] == ':';
+}
 
 /* Driver registry */
 
@@ -65,12 +74,14 @@ static const BlockDriver *bdrv_find_protocol(const char *filename)
         const BlockDriver *drv = i < ARRAY_SIZE(builtin_drivers) ?
             builtin_drivers[i] :
             g_ptr_array_index(extra_drivers, i - ARRAY_SIZE(builtin_drivers));
-        const char *rest;
-
-        if (drv->protocol_name &&
-            strstart(filename, drv->protocol_name, &rest) &&
-            rest[0] == ':') {
+        if (bdrv_has_prefix(filename, drv->protocol_name)) {
             return drv;
+        }
+        for (size_t j = 0; drv->protocol_aliases &&
+             drv->protocol_aliases[j]; j++) {
+            if (bdrv_has_prefix(filename, drv->protocol_aliases[j])) {
+                return drv;
+            }
         }
     }
     return &bdrv_file;

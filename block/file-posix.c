@@ -29,6 +29,7 @@
 #include "qemu/cutils.h"
 #include "qemu/error-report.h"
 #include "qapi/error.h"
+#include "block/trace.h"
 
 #include <linux/falloc.h>
 #include <linux/fs.h>
@@ -209,14 +210,20 @@ static int coroutine_fn raw_submit(BlockDriverState *bs, LuringOp op,
         .len = len,
         .arg = arg,
     };
+    bool use_ring;
     int ret;
 
     do {
-        if (ring &&
-            luring_get_aio_context(ring) == qemu_get_current_aio_context()) {
+        use_ring = ring && luring_get_aio_context(ring) ==
+                           qemu_get_current_aio_context();
+        if (use_ring) {
             ret = luring_co_submit(ring, op, s->fd, offset, qiov, len, arg);
         } else {
             ret = thread_pool_submit_co(raw_thread_fn, &d);
+        }
+        if (ret < 0) {
+            trace_file_submit_error(bs, op, offset,
+                                    qiov ? qiov->size : len, use_ring, ret);
         }
     } while (ret == -EINTR || ret == -EAGAIN);
     return ret;
@@ -606,6 +613,7 @@ static int raw_open(BlockDriverState *bs, const KeyVal *options, int flags,
     s->fd = open(filename, open_flags);
     if (s->fd < 0) {
         ret = -errno;
+        trace_file_open_fail(filename, -ret);
         if (ret == -EINVAL && s->direct) {
             error_setg(errp, "Could not open '%s': the file system does not "
                        "support O_DIRECT (cache.direct=on)", filename);
@@ -667,10 +675,12 @@ static int raw_open(BlockDriverState *bs, const KeyVal *options, int flags,
 
         s->ring = luring_get(bdrv_get_aio_context(bs), &local_err);
         if (!s->ring) {
+            trace_file_io_uring_unavailable(bs, error_get_pretty(local_err));
             warn_reportf_err(local_err, "'%s': falling back to aio=threads: ",
                              filename);
         }
     }
+    trace_file_open(bs, filename, open_flags, s->fd, s->ring != NULL);
     return 0;
 
 fail:
@@ -691,6 +701,7 @@ static void raw_close(BlockDriverState *bs)
         luring_put(s->ring);
         s->ring = NULL;
     }
+    trace_file_close(bs, s->fd);
     if (s->fd >= 0) {
         /* Closing the file releases our OFD locks too. */
         close(s->fd);

@@ -48,6 +48,7 @@
 #include "block/block_int.h"
 #include "qemu/main-loop.h"
 #include "qapi/error.h"
+#include "block/trace.h"
 
 enum {
     /* Largest bounce buffer for writing zeroes the slow way. */
@@ -125,15 +126,18 @@ static void bdrv_assert_drain_context(BlockDriverState *bs)
 static void bdrv_do_drained_begin(BlockDriverState *bs)
 {
     bdrv_assert_drain_context(bs);
+    trace_bdrv_drained_begin(bs, bdrv_get_node_name(bs));
     bdrv_drained_begin_no_poll(bs);
     /* Pairs with the barrier in blk_wait_while_drained(). */
     smp_mb();
     AIO_WAIT_WHILE(bdrv_get_aio_context(bs), bdrv_drain_poll(bs));
+    trace_bdrv_drained_begin_done(bs);
 }
 
 static void bdrv_do_drained_end(BlockDriverState *bs)
 {
     bdrv_assert_drain_context(bs);
+    trace_bdrv_drained_end(bs, bdrv_get_node_name(bs));
     bdrv_drained_end_no_poll(bs);
 }
 
@@ -295,6 +299,7 @@ static int bdrv_check_request(BlockDriverState *bs, int64_t offset,
 
     if (offset < 0 || bytes < 0 || offset > BDRV_MAX_LENGTH ||
         bytes > BDRV_MAX_LENGTH - offset) {
+        trace_bdrv_request_out_of_range(bs, offset, bytes, -EINVAL);
         return -EINVAL;
     }
     if (!bs->drv) {
@@ -302,6 +307,7 @@ static int bdrv_check_request(BlockDriverState *bs, int64_t offset,
     }
     len = qatomic_read(&bs->total_bytes);
     if (offset > len || bytes > len - offset) {
+        trace_bdrv_request_out_of_range(bs, offset, bytes, -EIO);
         return -EIO;
     }
     return 0;

@@ -20,6 +20,8 @@
 #include "io/channel-watch.h"
 #include "qapi/error.h"
 #include "qemu/error-report.h"
+#include "io/trace.h"
+#include <liburing.h>
 
 /* Sets @errp to "socket channel 'NAME': MESSAGE[: strerror(@err)]". */
 static void G_GNUC_PRINTF(4, 5)
@@ -100,6 +102,7 @@ QIOChannelSocket *qio_channel_socket_new_fd(int fd, Error **errp)
         object_unref(sioc);
         return NULL;
     }
+    trace_qio_channel_socket_new_fd(sioc, fd);
     return sioc;
 }
 
@@ -123,12 +126,14 @@ int qio_channel_socket_connect_sync(QIOChannelSocket *ioc,
     }
     fd = socket_connect(addr, errp);
     if (fd < 0) {
+        trace_qio_channel_socket_connect_fail(ioc);
         return -1;
     }
     if (qio_channel_socket_set_fd(ioc, fd, errp) < 0) {
         close(fd);
         return -1;
     }
+    trace_qio_channel_socket_connect(ioc, fd);
     return 0;
 }
 
@@ -173,6 +178,7 @@ int qio_channel_socket_listen_sync(QIOChannelSocket *ioc,
         close(fd);
         return -1;
     }
+    trace_qio_channel_socket_listen(ioc, fd);
     /* We made the path, so we remove it again when closing. */
     ioc->unlink_on_close = addr->type == SOCKET_ADDRESS_TYPE_UNIX &&
         !(addr->u.q_unix.has_abstract && addr->u.q_unix.abstract);
@@ -228,6 +234,7 @@ QIOChannelSocket *qio_channel_socket_accept(QIOChannelSocket *ioc,
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) {
         saved_errno = errno;
+        trace_qio_channel_socket_accept_fail(ioc, saved_errno);
         sioc_error(ioc, errp, saved_errno, "Unable to accept connection");
         errno = saved_errno;
         return NULL;
@@ -241,6 +248,7 @@ QIOChannelSocket *qio_channel_socket_accept(QIOChannelSocket *ioc,
         errno = saved_errno;
         return NULL;
     }
+    trace_qio_channel_socket_accept(ioc, cioc, fd);
     return cioc;
 }
 
@@ -304,6 +312,13 @@ static void qio_channel_socket_copy_fds(struct msghdr *msg, int **fds,
             (*fds)[(*nfds)++] = fd;
         }
     }
+}
+
+static void qio_channel_socket_prep_uring_recv(QIOChannel *ioc,
+                                               struct io_uring_sqe *sqe,
+                                               struct msghdr *msg)
+{
+    io_uring_prep_recvmsg(sqe, QIO_CHANNEL_SOCKET(ioc)->fd, msg, 0);
 }
 
 static ssize_t qio_channel_socket_readv(QIOChannel *ioc,
@@ -463,6 +478,7 @@ static int qio_channel_socket_close(QIOChannel *ioc, Error **errp)
     if (fd == -1) {
         return 0;
     }
+    trace_qio_channel_socket_close(sioc, fd);
     qio_channel_socket_unlink(sioc);
     sioc->unlink_on_close = false;
     sioc->fd = -1;
@@ -549,6 +565,7 @@ static void qio_channel_socket_class_init(ObjectClass *klass, void *data)
 
     ioc_klass->io_writev = qio_channel_socket_writev;
     ioc_klass->io_readv = qio_channel_socket_readv;
+    ioc_klass->io_prep_uring_recv = qio_channel_socket_prep_uring_recv;
     ioc_klass->io_set_blocking = qio_channel_socket_set_blocking;
     ioc_klass->io_close = qio_channel_socket_close;
     ioc_klass->io_shutdown = qio_channel_socket_shutdown;

@@ -37,6 +37,7 @@
 #include "qapi/error.h"
 #include "qemu/atomic.h"
 #include "qemu/coroutine.h"
+#include "io/trace.h"
 
 struct QIOChannelTLSHandshake {
     QIOChannelTLS *tioc;        /* borrowed: the task holds a reference */
@@ -194,16 +195,20 @@ static int qio_channel_tls_handshake_step(QIOChannelTLS *tioc,
         } else {
             error_propagate(errp, err);
         }
+        trace_qio_channel_tls_handshake_fail(tioc);
         return -1;
     }
     if (ret == 0) {
         *condition = qcrypto_tls_session_get_handshake_status(tioc->session)
             == QCRYPTO_TLS_HANDSHAKE_SENDING ? G_IO_OUT : G_IO_IN;
+        trace_qio_channel_tls_handshake_pending(tioc, *condition);
         return 0;
     }
     if (qcrypto_tls_session_check_credentials(tioc->session, errp) < 0) {
+        trace_qio_channel_tls_handshake_fail(tioc);
         return -1;
     }
+    trace_qio_channel_tls_handshake_complete(tioc);
     return 1;
 }
 
@@ -276,6 +281,7 @@ void qio_channel_tls_handshake(QIOChannelTLS *ioc, QIOTaskFunc func,
     hs->task = qio_task_new(OBJECT(ioc), func, opaque, destroy);
     hs->context = context ? g_main_context_ref(context) : NULL;
     ioc->handshake = hs;
+    trace_qio_channel_tls_handshake_start(ioc, false);
     qio_channel_tls_handshake_run(hs);
 }
 
@@ -287,6 +293,7 @@ int coroutine_fn qio_channel_tls_handshake_co(QIOChannelTLS *ioc,
     QIOChannel *master = ioc->master;
 
     assert(qemu_in_coroutine());
+    trace_qio_channel_tls_handshake_start(ioc, true);
     qio_channel_set_follow_coroutine_ctx(master,
         QIO_CHANNEL(ioc)->follow_coroutine_ctx);
     for (;;) {

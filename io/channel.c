@@ -24,6 +24,7 @@
 #include "qapi/error.h"
 #include "qemu/main-loop.h"
 #include "qemu/coroutine.h"
+#include "io/trace.h"
 
 bool qio_channel_has_feature(QIOChannel *ioc, QIOChannelFeature feature)
 {
@@ -89,6 +90,18 @@ ssize_t qio_channel_writev_full(QIOChannel *ioc, const struct iovec *iov,
     return klass->io_writev(ioc, iov, niov, fds, nfds, flags, errp);
 }
 
+/*
+ * Can a coroutine of this thread wait and read in one io_uring request
+ * (qio_channel_co_readv())?
+ */
+static bool qio_channel_uring_read_ok(QIOChannel *ioc)
+{
+    AioContext *ctx = qemu_get_current_aio_context();
+
+    return QIO_CHANNEL_GET_CLASS(ioc)->io_prep_uring_recv &&
+           ioc->follow_coroutine_ctx && ctx && aio_has_io_uring(ctx);
+}
+
 /* Waits for @condition the way the caller can: yield or block. */
 static void coroutine_mixed_fn qio_channel_wait_any(QIOChannel *ioc,
                                                     GIOCondition condition)
@@ -147,12 +160,20 @@ int coroutine_mixed_fn qio_channel_readv_full_all_eof(QIOChannel *ioc,
         *nfds = 0;
     }
     while (niov > 0) {
-        ssize_t len = qio_channel_readv_full(ioc, cur, niov, fdp, nfdp, 0,
-                                             errp);
+        ssize_t len;
 
-        if (len == QIO_CHANNEL_ERR_BLOCK) {
-            qio_channel_wait_any(ioc, G_IO_IN);
-            continue;
+        if (!fdp && qemu_in_coroutine() && qio_channel_uring_read_ok(ioc)) {
+            /* No fds wanted: wait and read in one step. */
+            len = qio_channel_co_readv(ioc, cur, niov, errp);
+            if (len == QIO_CHANNEL_ERR_BLOCK) {
+                continue;
+            }
+        } else {
+            len = qio_channel_readv_full(ioc, cur, niov, fdp, nfdp, 0, errp);
+            if (len == QIO_CHANNEL_ERR_BLOCK) {
+                qio_channel_wait_any(ioc, G_IO_IN);
+                continue;
+            }
         }
         if (len < 0) {
             drop_fds(fds, nfds);
@@ -426,6 +447,18 @@ void qio_channel_set_aio_fd_handler(QIOChannel *ioc, AioContext *read_ctx,
     }
 }
 
+/*
+ * A reader whose read is an io_uring request in flight is recorded in
+ * read_coroutine as its CqeHandler's address with the low bit set: it is
+ * woken by the completion only, never directly.
+ */
+#define READ_URING_TAG ((uintptr_t)1)
+
+static bool read_waiter_is_uring(Coroutine *co)
+{
+    return (uintptr_t)co & READ_URING_TAG;
+}
+
 /* fd handlers: run in the context the waiter chose. */
 
 static void qio_channel_restart_read(void *opaque)
@@ -435,6 +468,7 @@ static void qio_channel_restart_read(void *opaque)
 
     /* NULL: qio_channel_wake_read() got there first. */
     if (co) {
+        assert(!read_waiter_is_uring(co));
         aio_co_wake(co);
     }
 }
@@ -470,9 +504,11 @@ static void qio_channel_update_fd_handlers(QIOChannel *ioc,
             io_write = qio_channel_restart_write;
         }
     } else {
+        Coroutine *reader = qatomic_load_acquire(&ioc->read_coroutine);
+
         write_ctx = qatomic_read(&ioc->write_ctx);
         io_write = install ? qio_channel_restart_write : NULL;
-        if (qatomic_load_acquire(&ioc->read_coroutine) &&
+        if (reader && !read_waiter_is_uring(reader) &&
             qatomic_read(&ioc->read_ctx) == write_ctx) {
             read_ctx = write_ctx;
             io_read = qio_channel_restart_read;
@@ -504,8 +540,10 @@ void coroutine_fn qio_channel_yield(QIOChannel *ioc, GIOCondition condition)
     } else {
         abort();
     }
+    trace_qio_channel_yield_start(ioc, condition, ctx);
     qio_channel_update_fd_handlers(ioc, condition, true);
     qemu_coroutine_yield();
+    trace_qio_channel_yield_end(ioc, condition);
 
     /*
      * Woken by the handler or by qio_channel_wake_read(): either way the
@@ -519,13 +557,117 @@ void coroutine_fn qio_channel_yield(QIOChannel *ioc, GIOCondition condition)
     qio_channel_update_fd_handlers(ioc, condition, false);
 }
 
+static void qio_channel_cancel_read_bh(void *opaque)
+{
+    aio_cancel_sqe(qemu_get_current_aio_context(), opaque);
+}
+
 void qio_channel_wake_read(QIOChannel *ioc)
 {
     Coroutine *co = qatomic_xchg(&ioc->read_coroutine, NULL);
 
-    if (co) {
-        aio_co_wake(co);
+    if (!co) {
+        return;
     }
+    if (read_waiter_is_uring(co)) {
+        /*
+         * Cancel the request in its ring's thread; its completion wakes
+         * the reader. If the read finished meanwhile, the cancel finds
+         * nothing (or, at worst, a later read of that reader, which then
+         * returns QIO_CHANNEL_ERR_BLOCK: a spurious wake, never lost data).
+         */
+        aio_bh_schedule_oneshot(qatomic_read(&ioc->read_ctx),
+                                qio_channel_cancel_read_bh,
+                                (void *)((uintptr_t)co & ~READ_URING_TAG));
+        return;
+    }
+    aio_co_wake(co);
+}
+
+typedef struct QIOChannelUringRead {
+    CqeHandler handler;
+    Coroutine *co;
+    QIOChannel *ioc;
+    struct msghdr msg;
+} QIOChannelUringRead;
+
+static void qio_channel_uring_read_done(CqeHandler *handler)
+{
+    QIOChannelUringRead *r = container_of(handler, QIOChannelUringRead,
+                                          handler);
+
+    aio_co_wake(r->co);
+}
+
+static void qio_channel_uring_read_prep(struct io_uring_sqe *sqe,
+                                        void *opaque)
+{
+    QIOChannelUringRead *r = opaque;
+
+    QIO_CHANNEL_GET_CLASS(r->ioc)->io_prep_uring_recv(r->ioc, sqe, &r->msg);
+}
+
+ssize_t coroutine_fn qio_channel_co_readv(QIOChannel *ioc,
+                                          const struct iovec *iov,
+                                          size_t niov, Error **errp)
+{
+    Coroutine *self = qemu_coroutine_self();
+    AioContext *ctx = qemu_coroutine_get_aio_context(self);
+    QIOChannelUringRead r;
+    ssize_t ret;
+
+    assert(qemu_in_coroutine());
+    if (!qio_channel_uring_read_ok(ioc) ||
+        ctx != qemu_get_current_aio_context()) {
+        ret = qio_channel_readv(ioc, iov, niov, errp);
+        if (ret != QIO_CHANNEL_ERR_BLOCK) {
+            return ret;
+        }
+        qio_channel_yield(ioc, G_IO_IN);
+        /* Woken: data, or qio_channel_wake_read(). Look once more. */
+        return qio_channel_readv(ioc, iov, niov, errp);
+    }
+
+    /* Data there already? Skip the check when the last read waited. */
+    if (!qatomic_read(&ioc->read_waited)) {
+        ret = qio_channel_readv(ioc, iov, niov, errp);
+        if (ret != QIO_CHANNEL_ERR_BLOCK) {
+            return ret;
+        }
+    }
+
+    r = (QIOChannelUringRead) {
+        .handler.cb = qio_channel_uring_read_done,
+        .co = self,
+        .ioc = ioc,
+        .msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = niov },
+    };
+    assert(!qatomic_read(&ioc->read_coroutine));
+    qatomic_set(&ioc->read_ctx, ctx);
+    qatomic_store_release(&ioc->read_coroutine,
+                          (Coroutine *)((uintptr_t)&r.handler |
+                                        READ_URING_TAG));
+    trace_qio_channel_yield_start(ioc, G_IO_IN, ctx);
+    aio_add_sqe(qio_channel_uring_read_prep, &r, &r.handler);
+    qemu_coroutine_yield();
+    trace_qio_channel_yield_end(ioc, G_IO_IN);
+    /* Empty the slot unless qio_channel_wake_read() did. */
+    qatomic_cmpxchg(&ioc->read_coroutine,
+                    (Coroutine *)((uintptr_t)&r.handler | READ_URING_TAG),
+                    NULL);
+
+    ret = r.handler.res;
+    if (ret == -ECANCELED || ret == -EINTR || ret == -EAGAIN) {
+        qatomic_set(&ioc->read_waited, false);
+        return QIO_CHANNEL_ERR_BLOCK;
+    }
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Unable to read from channel '%s'",
+                         ioc->name ? ioc->name : "?");
+        return -1;
+    }
+    qatomic_set(&ioc->read_waited, true);
+    return ret;
 }
 
 static gboolean qio_channel_wait_complete(QIOChannel *ioc,
@@ -545,7 +687,9 @@ void qio_channel_wait(QIOChannel *ioc, GIOCondition condition)
     g_source_set_callback(source, (GSourceFunc)qio_channel_wait_complete,
                           loop, NULL);
     g_source_attach(source, ctxt);
+    trace_qio_channel_wait_start(ioc, condition);
     g_main_loop_run(loop);
+    trace_qio_channel_wait_end(ioc, condition);
     g_source_destroy(source);
     g_source_unref(source);
     g_main_loop_unref(loop);

@@ -11,140 +11,6 @@
 #include "nbd-internal.h"
 #include "qapi/error.h"
 
-/* Largest option reply payload we accept. */
-#define NBD_MAX_REPLY_PAYLOAD   (1024 * 1024)
-
-typedef struct NBDOptReply {
-    uint32_t type;
-    uint32_t len;
-    uint8_t *data;      /* g_free */
-} NBDOptReply;
-
-int coroutine_fn nbd_send_option(QIOChannel *ioc, uint32_t opt,
-                                 const void *data, uint32_t len,
-                                 Error **errp)
-{
-    uint8_t hdr[NBD_OPTION_HEADER_SIZE];
-    struct iovec iov[2] = {
-        { .iov_base = hdr, .iov_len = sizeof(hdr) },
-        { .iov_base = (void *)data, .iov_len = len },
-    };
-
-    nbd_put64(hdr, NBD_OPTS_MAGIC);
-    nbd_put32(hdr + 8, opt);
-    nbd_put32(hdr + 12, len);
-    if (qio_channel_writev_all(ioc, iov, len ? 2 : 1, errp) < 0) {
-        error_prepend(errp, "sending option '%s': ", nbd_opt_name(opt));
-        return -1;
-    }
-    return 0;
-}
-
-static int coroutine_fn nbd_read_opt_reply(QIOChannel *ioc, uint32_t opt,
-                                           NBDOptReply *rep, Error **errp)
-{
-    uint8_t hdr[NBD_OPTION_REPLY_HEADER_SIZE];
-
-    memset(rep, 0, sizeof(*rep));
-    if (qio_channel_read_all(ioc, (char *)hdr, sizeof(hdr), errp) < 0) {
-        error_prepend(errp, "reading the reply to option '%s': ",
-                      nbd_opt_name(opt));
-        return -1;
-    }
-    if (nbd_get64(hdr) != NBD_REP_MAGIC) {
-        error_setg(errp, "bad option reply magic 0x%016" PRIx64,
-                   nbd_get64(hdr));
-        return -1;
-    }
-    if (nbd_get32(hdr + 8) != opt) {
-        error_setg(errp, "reply to option '%s' where '%s' was expected",
-                   nbd_opt_name(nbd_get32(hdr + 8)), nbd_opt_name(opt));
-        return -1;
-    }
-    rep->type = nbd_get32(hdr + 12);
-    rep->len = nbd_get32(hdr + 16);
-    if (rep->len > NBD_MAX_REPLY_PAYLOAD) {
-        error_setg(errp, "reply to option '%s' is too large (%" PRIu32
-                   " bytes)", nbd_opt_name(opt), rep->len);
-        return -1;
-    }
-    if (rep->len) {
-        rep->data = g_malloc(rep->len + 1);
-        if (qio_channel_read_all(ioc, (char *)rep->data, rep->len,
-                                 errp) < 0) {
-            g_free(rep->data);
-            rep->data = NULL;
-            return -1;
-        }
-        rep->data[rep->len] = '\0';
-    }
-    return 0;
-}
-
-/* Turns an error reply into an Error naming the option. */
-static void nbd_opt_reply_error(const NBDOptReply *rep, uint32_t opt,
-                                Error **errp)
-{
-    error_setg(errp, "server refused option '%s': %s%s%.*s",
-               nbd_opt_name(opt), nbd_rep_name(rep->type),
-               rep->len ? ": " : "", (int)MIN(rep->len, 4096),
-               rep->data ? (char *)rep->data : "");
-}
-
-/* Sends a data-less option; returns 1 on ACK, 0 on an error reply. */
-static int coroutine_fn nbd_simple_option(QIOChannel *ioc, uint32_t opt,
-                                          Error **errp)
-{
-    NBDOptReply rep;
-
-    if (nbd_send_option(ioc, opt, NULL, 0, errp) < 0 ||
-        nbd_read_opt_reply(ioc, opt, &rep, errp) < 0) {
-        return -1;
-    }
-    g_free(rep.data);
-    if (rep.type == NBD_REP_ACK) {
-        return 1;
-    }
-    if (NBD_REP_IS_ERR(rep.type)) {
-        return 0;
-    }
-    error_setg(errp, "unexpected reply '%s' to option '%s'",
-               nbd_rep_name(rep.type), nbd_opt_name(opt));
-    return -1;
-}
-
-static int coroutine_fn nbd_client_starttls(QIOChannel **pioc,
-                                            QCryptoTLSCreds *creds,
-                                            const char *hostname,
-                                            Error **errp)
-{
-    NBDOptReply rep;
-    QIOChannelTLS *tioc;
-
-    if (nbd_send_option(*pioc, NBD_OPT_STARTTLS, NULL, 0, errp) < 0 ||
-        nbd_read_opt_reply(*pioc, NBD_OPT_STARTTLS, &rep, errp) < 0) {
-        return -1;
-    }
-    if (rep.type != NBD_REP_ACK) {
-        nbd_opt_reply_error(&rep, NBD_OPT_STARTTLS, errp);
-        g_free(rep.data);
-        return -1;
-    }
-    g_free(rep.data);
-    tioc = qio_channel_tls_new_client(*pioc, creds, hostname, errp);
-    if (!tioc) {
-        return -1;
-    }
-    qio_channel_set_name(QIO_CHANNEL(tioc), "nbd-client-tls");
-    if (qio_channel_tls_handshake_co(tioc, errp) < 0) {
-        error_prepend(errp, "TLS handshake failed: ");
-        object_unref(OBJECT(tioc));
-        return -1;
-    }
-    *pioc = QIO_CHANNEL(tioc);
-    return 0;
-}
-
 static int coroutine_fn nbd_client_list_names(QIOChannel *ioc,
                                               GArray *list, Error **errp)
 {
@@ -204,7 +70,6 @@ static int coroutine_fn nbd_client_info(QIOChannel *ioc,
     }
     for (;;) {
         NBDOptReply rep;
-        uint16_t type;
 
         if (nbd_read_opt_reply(ioc, NBD_OPT_INFO, &rep, errp) < 0) {
             return -1;
@@ -218,41 +83,9 @@ static int coroutine_fn nbd_client_info(QIOChannel *ioc,
             g_free(rep.data);
             return -1;
         }
-        if (rep.len < 2) {
-            error_setg(errp, "malformed reply to option 'info'");
+        if (nbd_client_parse_info(rep.data, rep.len, info, errp) < 0) {
             g_free(rep.data);
             return -1;
-        }
-        type = nbd_get16(rep.data);
-        switch (type) {
-        case NBD_INFO_EXPORT:
-            if (rep.len != 12) {
-                error_setg(errp, "malformed export information");
-                g_free(rep.data);
-                return -1;
-            }
-            info->size = nbd_get64(rep.data + 2);
-            info->flags = nbd_get16(rep.data + 10);
-            break;
-        case NBD_INFO_DESCRIPTION:
-            g_free(info->description);
-            info->description = g_strndup((char *)rep.data + 2,
-                                          rep.len - 2);
-            break;
-        case NBD_INFO_BLOCK_SIZE:
-            if (rep.len != 14) {
-                error_setg(errp, "malformed block size information");
-                g_free(rep.data);
-                return -1;
-            }
-            info->has_block_sizes = true;
-            info->min_block = nbd_get32(rep.data + 2);
-            info->opt_block = nbd_get32(rep.data + 6);
-            info->max_block = nbd_get32(rep.data + 10);
-            break;
-        default:
-            /* NBD_INFO_NAME and unknown ones: nothing to keep. */
-            break;
         }
         g_free(rep.data);
     }
@@ -316,61 +149,18 @@ int coroutine_fn nbd_client_list_exports(QIOChannel *ioc,
 {
     GArray *list = g_array_new(false, true, sizeof(NBDExportInfo));
     QIOChannel *orig = ioc;
-    uint8_t greeting[18], cflags[4];
-    uint16_t sflags;
+    NBDExportInfo greet = { 0 };
     NBDMode mode = NBD_MODE_SIMPLE;
     int ret = -1;
-    int n;
 
     object_ref(OBJECT(ioc));
-    if (qio_channel_read_all(ioc, (char *)greeting, sizeof(greeting),
-                             errp) < 0) {
-        error_prepend(errp, "reading the server's greeting: ");
+    if (nbd_client_greet(&ioc, tls_creds, tls_hostname, false, &greet,
+                         errp) < 0) {
         goto out;
     }
-    if (nbd_get64(greeting) != NBD_INIT_MAGIC) {
-        error_setg(errp, "the server did not send the NBD magic");
+    if (nbd_client_choose_mode(ioc, true, &mode, errp) < 0) {
         goto out;
     }
-    if (nbd_get64(greeting + 8) != NBD_OPTS_MAGIC) {
-        error_setg(errp, "the server does not speak newstyle negotiation");
-        goto out;
-    }
-    sflags = nbd_get16(greeting + 16);
-    if (!(sflags & NBD_FLAG_FIXED_NEWSTYLE)) {
-        error_setg(errp, "the server does not speak fixed newstyle "
-                   "negotiation");
-        goto out;
-    }
-    nbd_put32(cflags, NBD_FLAG_C_FIXED_NEWSTYLE |
-              ((sflags & NBD_FLAG_NO_ZEROES) ? NBD_FLAG_C_NO_ZEROES : 0));
-    if (qio_channel_write_all(ioc, (char *)cflags, sizeof(cflags),
-                              errp) < 0) {
-        goto out;
-    }
-    if (tls_creds) {
-        QIOChannel *tioc = ioc;
-
-        if (nbd_client_starttls(&tioc, tls_creds, tls_hostname, errp) < 0) {
-            goto out;
-        }
-        object_unref(OBJECT(ioc));
-        ioc = tioc;
-    }
-
-    n = nbd_simple_option(ioc, NBD_OPT_EXTENDED_HEADERS, errp);
-    if (n < 0) {
-        goto out;
-    } else if (n) {
-        mode = NBD_MODE_EXTENDED;
-    } else {
-        n = nbd_simple_option(ioc, NBD_OPT_STRUCTURED_REPLY, errp);
-        if (n < 0) {
-            goto out;
-        }
-        mode = n ? NBD_MODE_STRUCTURED : NBD_MODE_SIMPLE;
-    }
-
     if (nbd_client_list_names(ioc, list, errp) < 0) {
         goto out;
     }

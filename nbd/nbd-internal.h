@@ -253,9 +253,43 @@ int nbd_parse_meta_request(const uint8_t *data, uint32_t len, bool list,
 bool nbd_meta_query_matches(const char *q, size_t qlen, const char *ctx_name,
                             bool list);
 
-/* client-list.c: the client side of option haggling */
+/* client.c: the client side of option haggling */
+
+typedef struct NBDOptReply {
+    uint32_t type;
+    uint32_t len;
+    uint8_t *data;      /* g_free; NUL-terminated past len */
+} NBDOptReply;
+
 int coroutine_fn nbd_send_option(QIOChannel *ioc, uint32_t opt,
                                  const void *data, uint32_t len,
                                  Error **errp);
+/* Reads one reply to @opt (header and payload, at most 1 MiB). */
+int coroutine_fn nbd_read_opt_reply(QIOChannel *ioc, uint32_t opt,
+                                    NBDOptReply *rep, Error **errp);
+/* Turns an error reply into an Error naming the option and the reason. */
+void nbd_opt_reply_error(const NBDOptReply *rep, uint32_t opt, Error **errp);
+/* Sends a data-less option; returns 1 on ACK, 0 on an error reply. */
+int coroutine_fn nbd_simple_option(QIOChannel *ioc, uint32_t opt,
+                                   Error **errp);
+/*
+ * Reads the greeting and sends the client flags, then does STARTTLS when
+ * @tls_creds is given (replacing *@pioc). Returns 0 for fixed newstyle,
+ * 1 for an oldstyle server (when @oldstyle_ok; size and flags are then in
+ * @old), -1 with @errp set.
+ */
+int coroutine_fn nbd_client_greet(QIOChannel **pioc,
+                                  QCryptoTLSCreds *tls_creds,
+                                  const char *tls_hostname,
+                                  bool oldstyle_ok, NBDExportInfo *old,
+                                  Error **errp);
+/* Extended headers (if @extended), else structured replies, else none. */
+int coroutine_fn nbd_client_choose_mode(QIOChannel *ioc, bool extended,
+                                        NBDMode *mode, Error **errp);
+/* One NBD_REP_INFO payload into @info; -1 with @errp when malformed. */
+int nbd_client_parse_info(const uint8_t *data, uint32_t len,
+                          NBDExportInfo *info, Error **errp);
+/* Size and block size constraints of the spec; -1 with @errp. */
+int nbd_client_check_info(const NBDExportInfo *info, Error **errp);
 
 #endif /* NBD_INTERNAL_H */

@@ -7,6 +7,7 @@
  */
 #include "qemu/osdep.h"
 #include "nbd-internal.h"
+#include "nbd/trace.h"
 
 int nbd_decode_request(const uint8_t *buf, NBDMode mode, NBDRequest *req)
 {
@@ -138,6 +139,8 @@ int nbd_check_request(const NBDRequestLimits *lim, const NBDRequest *req,
         return -EPERM;
     }
     if (req->from > lim->size || req->len > lim->size - req->from) {
+        trace_nbd_request_out_of_bounds(req->cookie, req->from, req->len,
+                                        lim->size);
         *msg = "request extends past the end of the export";
         if (req->type == NBD_CMD_WRITE ||
             req->type == NBD_CMD_WRITE_ZEROES) {

@@ -19,6 +19,7 @@
 #include "qemu/main-loop.h"
 #include "qemu/error-report.h"
 #include "qapi/error.h"
+#include "nbd/trace.h"
 
 static void nbd_server_accept(QIONetListener *listener,
                               QIOChannelSocket *sioc, gpointer opaque);
@@ -44,6 +45,8 @@ static void nbd_client_handshake_timeout(void *opaque)
 {
     NBDClient *client = opaque;
 
+    trace_nbd_server_handshake_timeout(client,
+                                       client->server->handshake_limit);
     if (client->server->verbose) {
         info_report("client %s: handshake time limit of %u s exceeded",
                     client->peer, client->server->handshake_limit);
@@ -93,6 +96,8 @@ void nbd_server_add_client(NBDServer *server, QIOChannelSocket *sioc)
                   qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
                   server->handshake_limit * 1000LL);
     }
+    trace_nbd_server_client_connect(client, client->peer,
+                                    server->nconnections);
     if (server->verbose) {
         info_report("client %s: connected (%u connections)", client->peer,
                     server->nconnections);
@@ -118,6 +123,7 @@ void nbd_server_client_gone(NBDServer *server, bool negotiated)
 {
     assert(server->nconnections > 0);
     server->nconnections--;
+    trace_nbd_server_client_gone(server->nconnections, negotiated);
     nbd_server_update_accepting(server);
     if (server->client_closed) {
         server->client_closed(server->opaque, negotiated);

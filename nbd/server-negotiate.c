@@ -18,6 +18,7 @@
 #include "nbd-internal.h"
 #include "qemu/error-report.h"
 #include "qapi/error.h"
+#include "nbd/trace.h"
 
 /* Largest option payload we read and skip after refusing it. */
 #define NBD_MAX_SKIPPED_OPTION      NBD_MAX_BUFFER_SIZE
@@ -52,6 +53,8 @@ static int coroutine_fn nbd_co_send_rep(NBDClient *client, uint32_t opt,
         { .iov_base = (void *)data, .iov_len = len },
     };
 
+    trace_nbd_negotiate_send_rep(client, opt, nbd_opt_name(opt), type,
+                                 nbd_rep_name(type), len);
     nbd_put64(hdr, NBD_REP_MAGIC);
     nbd_put32(hdr + 8, opt);
     nbd_put32(hdr + 12, type);
@@ -69,6 +72,7 @@ nbd_co_send_rep_err(NBDClient *client, uint32_t opt, uint32_t type,
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
+    trace_nbd_negotiate_send_rep_err(client, opt, nbd_opt_name(opt), msg);
     if (client->server->verbose) {
         info_report("client %s: option '%s' refused (%s): %s", client->peer,
                     nbd_opt_name(opt), nbd_rep_name(type), msg);
@@ -435,6 +439,7 @@ static NBDNegResult coroutine_fn nbd_negotiate_option(NBDClient *client,
     o.opt = nbd_get32(hdr + 8);
     o.len = nbd_get32(hdr + 12);
     o.data = NULL;
+    trace_nbd_negotiate_option(client, o.opt, nbd_opt_name(o.opt), o.len);
 
     if (!fixed && o.opt != NBD_OPT_EXPORT_NAME) {
         error_setg(errp, "option '%s' without fixed newstyle negotiation",
@@ -523,6 +528,7 @@ static NBDNegResult coroutine_fn nbd_negotiate(NBDClient *client,
     bool fixed;
     NBDNegResult res;
 
+    trace_nbd_negotiate_begin(client);
     nbd_put64(greeting, NBD_INIT_MAGIC);
     nbd_put64(greeting + 8, NBD_OPTS_MAGIC);
     nbd_put16(greeting + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
@@ -535,6 +541,7 @@ static NBDNegResult coroutine_fn nbd_negotiate(NBDClient *client,
         return NBD_NEG_ERROR;
     }
     cflags = nbd_get32(cflags_buf);
+    trace_nbd_negotiate_client_flags(client, cflags);
     if (cflags & ~(NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES)) {
         error_setg(errp, "unknown client flags 0x%" PRIx32, cflags);
         return NBD_NEG_ERROR;
@@ -565,12 +572,17 @@ void coroutine_fn nbd_negotiate_co(void *opaque)
         timer_del(client->handshake_timer);
     }
     if (res == NBD_NEG_TRANSMISSION && !qatomic_read(&client->closing)) {
+        trace_nbd_negotiate_success(client, exp->name, client->mode);
         if (server->verbose) {
             info_report("client %s: serving export '%s'%s", client->peer,
                         exp->name, client->tls_done ? " over TLS" : "");
         }
         nbd_client_start_transmission(client, exp);
     } else {
+        if (res == NBD_NEG_ERROR) {
+            trace_nbd_negotiate_failed(client, local_err ?
+                                       error_get_pretty(local_err) : "");
+        }
         if (res == NBD_NEG_ERROR && server->verbose &&
             !qatomic_read(&client->closing)) {
             info_report("client %s: negotiation failed: %s", client->peer,

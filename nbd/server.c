@@ -31,7 +31,7 @@
  * - drained_begin marks every client quiescing and, through a bottom half
  *   in the client's own context, calls qio_channel_wake_read(): run there
  *   the wake cannot fall between the reader's check of the flag and its
- *   qio_channel_yield() (trap T4). A reader woken before the first byte
+ *   wait in qio_channel_co_readv() (trap T4). A reader woken before the first byte
  *   of a header sees the flag and the receive coroutine ends; a reader in
  *   the middle of a request finishes reading it first.
  * - drained_poll is busy while a receive coroutine exists or requests are
@@ -57,6 +57,7 @@
 #include "qemu/main-loop.h"
 #include "qemu/error-report.h"
 #include "qapi/error.h"
+#include "nbd/trace.h"
 
 /* Largest write payload we read and throw away to stay in sync. */
 #define NBD_MAX_DISCARDED_PAYLOAD   (2 * NBD_MAX_BUFFER_SIZE)
@@ -112,6 +113,7 @@ static void nbd_client_free_bh(void *opaque)
     NBDServer *server = client->server;
     bool negotiated = client->exp != NULL;
 
+    trace_nbd_client_free(client);
     if (client->handshake_timer) {
         timer_free(client->handshake_timer);
     }
@@ -143,6 +145,7 @@ void nbd_client_close(NBDClient *client)
     if (qatomic_xchg(&client->closing, true)) {
         return;
     }
+    trace_nbd_client_close(client, client->peer);
     /* Wakes every coroutine waiting on the socket, in any context. */
     qio_channel_shutdown(QIO_CHANNEL(client->sioc),
                          QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
@@ -205,6 +208,7 @@ void nbd_client_start_transmission(NBDClient *client, NBDExport *exp)
         client->follow_export = true;
     }
     qatomic_set(&client->ctx, ctx);
+    trace_nbd_client_start_transmission(client, exp->name, ctx);
     qemu_mutex_lock(&client->lock);
     client->quiescing = exp->quiesced;
     qemu_mutex_unlock(&client->lock);
@@ -481,6 +485,7 @@ static int coroutine_fn nbd_co_send_iov(NBDClient *client,
     ret = qio_channel_writev_all(client->ioc, iov, niov, &local_err);
     qemu_co_mutex_unlock(&client->send_lock);
     if (ret < 0) {
+        trace_nbd_reply_send_failed(client, error_get_pretty(local_err));
         if (!qatomic_read(&client->closing)) {
             warn_report("client %s: cannot send reply: %s", client->peer,
                         error_get_pretty(local_err));
@@ -496,6 +501,8 @@ static size_t nbd_chunk_header(NBDClient *client, uint8_t *buf,
                                const NBDRequest *req, uint16_t flags,
                                uint16_t type, uint64_t payload_len)
 {
+    trace_nbd_reply_chunk(client, req->cookie, flags, type,
+                          nbd_reply_type_name(type), payload_len);
     if (client->mode == NBD_MODE_EXTENDED) {
         nbd_put32(buf, NBD_EXTENDED_REPLY_MAGIC);
         nbd_put16(buf + 4, flags);
@@ -524,6 +531,7 @@ static int coroutine_fn nbd_co_send_simple(NBDClient *client,
         { .iov_base = data, .iov_len = len },
     };
 
+    trace_nbd_reply_simple(client, req->cookie, err, len);
     nbd_put32(hdr, NBD_SIMPLE_REPLY_MAGIC);
     nbd_put32(hdr + 4, nbd_errno_to_wire(err));
     nbd_put64(hdr + 8, req->cookie);
@@ -983,6 +991,7 @@ static void coroutine_fn nbd_request_co(void *opaque)
             ret = nbd_co_send_result(client, &rd->req, ret, msg);
         }
     }
+    trace_nbd_request_done(client, rd->req.cookie, ret);
     /* ret < 0: the reply could not be sent, the channel is broken. */
     if (ret < 0 || rd->close_after) {
         nbd_client_close(client);
@@ -1022,22 +1031,30 @@ static int coroutine_fn nbd_co_read_header(NBDClient *client, uint8_t *buf,
 
     while (done < size) {
         Error *local_err = NULL;
-        ssize_t n = qio_channel_read(client->ioc, (char *)buf + done,
-                                     size - done, &local_err);
+        struct iovec iov = {
+            .iov_base = buf + done, .iov_len = size - done,
+        };
+        ssize_t n;
 
-        if (n == QIO_CHANNEL_ERR_BLOCK) {
-            if (done == 0) {
-                bool pause;
+        if (done == 0) {
+            bool pause;
 
-                qemu_mutex_lock(&client->lock);
-                pause = client->quiescing;
-                qemu_mutex_unlock(&client->lock);
-                if (pause || qatomic_read(&client->closing)) {
-                    return 0;
-                }
+            /*
+             * Checked before every wait for a new header; the drain's
+             * wake runs in this context, so it comes either before this
+             * check or while we wait (T4).
+             */
+            qemu_mutex_lock(&client->lock);
+            pause = client->quiescing;
+            qemu_mutex_unlock(&client->lock);
+            if (pause || qatomic_read(&client->closing)) {
+                return 0;
             }
-            qio_channel_yield(client->ioc, G_IO_IN);
-            continue;
+        }
+        /* Waits and reads in one io_uring request where it can. */
+        n = qio_channel_co_readv(client->ioc, &iov, 1, &local_err);
+        if (n == QIO_CHANNEL_ERR_BLOCK) {
+            continue;       /* woken by the drain: look at the flag */
         }
         if (n < 0) {
             if (!qatomic_read(&client->closing)) {
@@ -1105,12 +1122,17 @@ static int coroutine_fn nbd_co_receive_one(NBDClient *client)
     rd = g_new0(NBDRequestData, 1);
     rd->client = client;
     if (nbd_decode_request(hdr, client->mode, &rd->req) < 0) {
+        trace_nbd_request_bad_magic(client, nbd_get32(hdr));
         warn_report("client %s: bad request magic 0x%08" PRIx32
                     ", disconnecting", client->peer, nbd_get32(hdr));
         g_free(rd);
         return -1;
     }
+    trace_nbd_request_received(client, rd->req.cookie, rd->req.type,
+                               nbd_cmd_name(rd->req.type), rd->req.flags,
+                               rd->req.from, rd->req.len);
     if (rd->req.type == NBD_CMD_DISC) {
+        trace_nbd_request_disconnect(client);
         client->disc = true;
         g_free(rd);
         return 1;
@@ -1121,6 +1143,11 @@ static int coroutine_fn nbd_co_receive_one(NBDClient *client)
         rd->req.len == 0) {
         rd->err = -EINVAL;
         rd->msg = "block status of an empty range";
+    }
+    if (rd->err) {
+        trace_nbd_request_invalid(client, rd->req.cookie,
+                                  nbd_cmd_name(rd->req.type), rd->err,
+                                  rd->msg);
     }
     payload_len = nbd_request_payload_len(&rd->req, client->mode);
     if (payload_len && !rd->err) {

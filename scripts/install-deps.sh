@@ -25,6 +25,13 @@ nbdkit
 libnbd-bin
 fio
 nbd-server
+linux-image-amd64
+busybox-static
+sg3-utils
+cpio
+dmsetup
+libdevmapper-dev
+multipath-tools
 "
 
 missing=""

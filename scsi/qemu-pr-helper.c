@@ -11,12 +11,17 @@
  * or termination. Its channel is non-blocking with follow-coroutine-ctx,
  * so the coroutine waits for the socket in the main context. The SG_IO
  * ioctl, which blocks, runs on the main context's thread pool; the worker
- * thread touches only the request it was handed. All other state (the
- * PRHelper structure and its clients) belongs to the main thread.
+ * thread touches only the request it was handed. With multipath
+ * (CONFIG_MPATH), a command on a dm-multipath device runs through
+ * libmpathpersist instead (scsi/pr-helper-mpath.c), also on the thread
+ * pool, one at a time under mpath_lock. All other state (the PRHelper
+ * structure and its clients) belongs to the main thread.
  *
- * On SIGTERM, SIGINT or SIGHUP the helper stops accepting clients, lets
- * the commands in flight finish and answer, then shuts every remaining
- * connection down and exits once their coroutines are gone.
+ * On SIGTERM, SIGINT or SIGHUP the helper stops accepting clients and
+ * shuts the read side of every connection down, so that no new request
+ * starts (a request read after the signal is dropped, not run); the
+ * commands in flight finish and answer, then every remaining connection
+ * is shut down and the helper exits once their coroutines are gone.
  */
 #include "qemu/osdep.h"
 #include "config-host.h"
@@ -40,7 +45,12 @@
 #include "qemu/main-loop.h"
 #include "scsi/constants.h"
 #include "scsi/pr-helper.h"
+#ifdef CONFIG_MPATH
+#include "scsi/pr-helper-mpath.h"
+#endif
 #include "scsi/utils.h"
+#include "scsi/trace.h"
+#include "qemu/trace-control.h"
 
 #ifndef CONFIG_QEMU_LOCALSTATEDIR
 #define CONFIG_QEMU_LOCALSTATEDIR "/var"
@@ -73,6 +83,10 @@ typedef struct PRHelper {
     unsigned int in_flight;     /* commands read and not yet answered */
     GList *clients;             /* PRHelperClient, live coroutines */
     unsigned int serial;        /* names clients in messages */
+#ifdef CONFIG_MPATH
+    bool mpath;                 /* libmpathpersist is usable */
+    CoMutex mpath_lock;         /* one libmpathpersist call at a time */
+#endif
 } PRHelper;
 
 struct PRHelperClient {
@@ -204,6 +218,7 @@ static int coroutine_fn prh_do_sgio(int fd, const uint8_t *cdb,
         status = sg.hdr.status;
     }
 
+    trace_pr_helper_sgio(fd, cdb[0], ret, status);
     if (status == GOOD && sg.hdr.resid >= 0 && sg.hdr.resid <= *sz) {
         *sz -= sg.hdr.resid;
     } else {
@@ -211,6 +226,57 @@ static int coroutine_fn prh_do_sgio(int fd, const uint8_t *cdb,
     }
     return status;
 }
+
+#ifdef CONFIG_MPATH
+/* What the thread pool worker needs for one libmpathpersist call */
+typedef struct PRHelperMpath {
+    PRHelperRequest *req;
+    uint8_t *sense;
+    uint8_t *data;
+    uint32_t sz;
+} PRHelperMpath;
+
+static int prh_mpath_worker(void *opaque)
+{
+    PRHelperMpath *mp = opaque;
+    PRHelperRequest *req = mp->req;
+
+    if (req->cdb[0] == PERSISTENT_RESERVE_IN) {
+        return pr_helper_mpath_pr_in(req->fd, req->cdb, mp->sense, mp->data,
+                                     &mp->sz);
+    }
+    return pr_helper_mpath_pr_out(req->fd, req->cdb, mp->sense, mp->data,
+                                  mp->sz);
+}
+
+/*
+ * Runs @req through libmpathpersist when its fd is a multipath device.
+ * Returns: true with *@status set (and *@sz for PR IN) if it did.
+ */
+static bool coroutine_fn prh_try_mpath(PRHelperClient *client,
+                                       PRHelperRequest *req, uint8_t *sense,
+                                       uint32_t *sz, int *status)
+{
+    PRHelper *prh = client->prh;
+    PRHelperMpath mp = {
+        .req = req,
+        .sense = sense,
+        .data = client->data,
+        .sz = req->sz,
+    };
+
+    if (!prh->mpath || !pr_helper_mpath_is_mpath(req->fd)) {
+        return false;
+    }
+    qemu_co_mutex_lock(&prh->mpath_lock);
+    *status = thread_pool_submit_co(prh_mpath_worker, &mp);
+    qemu_co_mutex_unlock(&prh->mpath_lock);
+    if (sz) {
+        *sz = *status == GOOD ? mp.sz : 0;
+    }
+    return true;
+}
+#endif
 
 static int coroutine_fn prh_do_pr_in(PRHelperClient *client,
                                      PRHelperRequest *req, uint8_t *sense,
@@ -221,6 +287,12 @@ static int coroutine_fn prh_do_pr_in(PRHelperClient *client,
     /* Ask for the whole buffer; the answer is cut to the CDB's length. */
     *sz = PR_HELPER_DATA_SIZE;
     memset(client->data, 0, sizeof(client->data));
+#ifdef CONFIG_MPATH
+    if (prh_try_mpath(client, req, sense, sz, &status)) {
+        *sz = MIN(*sz, req->sz);
+        return status;
+    }
+#endif
     status = prh_do_sgio(req->fd, req->cdb, sense, client->data, sz,
                          SG_DXFER_FROM_DEV);
     *sz = MIN(*sz, req->sz);
@@ -238,6 +310,15 @@ static int coroutine_fn prh_do_pr_out(PRHelperClient *client,
         scsi_build_sense(sense, SENSE_CODE(INVALID_OPCODE));
         return CHECK_CONDITION;
     }
+#ifdef CONFIG_MPATH
+    {
+        int status;
+
+        if (prh_try_mpath(client, req, sense, NULL, &status)) {
+            return status;
+        }
+    }
+#endif
     return prh_do_sgio(req->fd, req->cdb, sense, client->data, &sz,
                        SG_DXFER_TO_DEV);
 }
@@ -411,6 +492,13 @@ static void coroutine_fn prh_client_co(void *opaque)
         if (ret <= 0) {
             break;
         }
+        if (prh->exiting) {
+            /* Read after the termination signal: not in flight, not run. */
+            close(req.fd);
+            break;
+        }
+        trace_pr_helper_request(client->name, req.cdb[0], req.cdb[1] & 0x1f,
+                                req.sz, req.fd);
 
         prh->in_flight++;
         memset(&resp, 0, sizeof(resp));
@@ -423,6 +511,7 @@ static void coroutine_fn prh_client_co(void *opaque)
         if (resp.result != GOOD || req.cdb[0] != PERSISTENT_RESERVE_IN) {
             sz = 0;
         }
+        trace_pr_helper_response(client->name, resp.result, sz);
         ret = prh_write_response(client, &resp, sz, &local_err);
         prh->in_flight--;
         if (ret < 0) {
@@ -431,6 +520,7 @@ static void coroutine_fn prh_client_co(void *opaque)
     }
 
 out:
+    trace_pr_helper_client_close(client->name);
     prh_report(prh, local_err);
     qio_channel_close(client->ioc, NULL);
     prh->clients = g_list_remove(prh->clients, client);
@@ -457,6 +547,7 @@ static void prh_accept(QIONetListener *listener, QIOChannelSocket *sioc,
     client->ioc = QIO_CHANNEL(sioc);
     object_ref(OBJECT(sioc));
     client->name = g_strdup_printf("#%u", ++prh->serial);
+    trace_pr_helper_client_accept(client->name);
     qio_channel_set_name(client->ioc, "pr-helper-client");
     qio_channel_set_blocking(client->ioc, false, NULL);
     qio_channel_set_follow_coroutine_ctx(client->ioc, true);
@@ -621,14 +712,14 @@ static gboolean prh_on_signal(gpointer opaque)
     return G_SOURCE_CONTINUE;
 }
 
-static void prh_shutdown_clients(PRHelper *prh)
+static void prh_shutdown_clients(PRHelper *prh, QIOChannelShutdown how)
 {
     GList *l;
 
     for (l = prh->clients; l; l = l->next) {
         PRHelperClient *client = l->data;
 
-        qio_channel_shutdown(client->ioc, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
+        qio_channel_shutdown(client->ioc, how, NULL);
     }
 }
 
@@ -646,12 +737,17 @@ static void prh_run(PRHelper *prh)
         main_loop_wait(false);
     }
 
-    /* Stop accepting, finish the commands in flight, then hang up. */
+    /*
+     * Stop accepting and reading: a client waiting for a request sees end
+     * of file and goes, and nothing new starts. Commands in flight finish
+     * and their replies go out; then hang up on whoever is left.
+     */
     qio_net_listener_set_client_func(prh->server, NULL, NULL, NULL);
+    prh_shutdown_clients(prh, QIO_CHANNEL_SHUTDOWN_READ);
     while (prh->in_flight > 0) {
         main_loop_wait(false);
     }
-    prh_shutdown_clients(prh);
+    prh_shutdown_clients(prh, QIO_CHANNEL_SHUTDOWN_BOTH);
     while (prh->clients) {
         main_loop_wait(false);
     }
@@ -754,8 +850,10 @@ int main(int argc, char **argv)
             prh.verbose++;
             break;
         case 'T':
-            warn_report("tracing is not supported, ignoring --trace '%s'",
-                        optarg);
+            if (!trace_opt_parse(optarg, &local_err)) {
+                error_report_err(local_err);
+                exit(EXIT_FAILURE);
+            }
             break;
         case 'V':
             version(argv[0]);
@@ -802,6 +900,16 @@ int main(int argc, char **argv)
         error_report_err(local_err);
         exit(EXIT_FAILURE);
     }
+
+#ifdef CONFIG_MPATH
+    /* The configuration is read while every file is still readable. */
+    qemu_co_mutex_init(&prh.mpath_lock);
+    prh.mpath = pr_helper_mpath_init(prh.verbose > 0, &local_err) > 0;
+    if (local_err) {
+        warn_report_err(local_err);
+        local_err = NULL;
+    }
+#endif
 
 #ifdef CONFIG_LIBCAP_NG
     if (prh_drop_privileges(&prh) < 0) {

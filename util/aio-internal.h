@@ -140,6 +140,8 @@ struct AioContext {
     struct io_uring ring;
     QSLIST_HEAD(, AioHandler) submit_list;        /* io_uring updates */
     unsigned int uring_inflight;                  /* home thread */
+    /* aio_add_sqe() completions waiting for dispatch; home thread */
+    QSIMPLEQ_HEAD(, CqeHandler) cqe_ready;
 
     /* Busy polling */
     int64_t poll_max_ns;
@@ -162,6 +164,9 @@ void aio_context_setup_handlers(AioContext *ctx);
 void aio_context_destroy_handlers(AioContext *ctx);
 bool aio_dispatch(AioContext *ctx, int64_t timeout);
 bool aio_handlers_poll_ready(AioContext *ctx);
+
+/* fdmon-io_uring.c: runs the ready CqeHandlers; true if there were any. */
+bool fdmon_io_uring_dispatch_cqes(AioContext *ctx);
 
 /* qemu-timer.c */
 /* ns until the first timer fires: -1 if none, 0 if already expired */

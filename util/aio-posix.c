@@ -265,6 +265,7 @@ bool aio_poll(AioContext *ctx, bool blocking)
 
     progress = aio_bh_poll(ctx);
     progress |= dispatch_ready(ctx, &ready);
+    progress |= fdmon_io_uring_dispatch_cqes(ctx);
     progress |= aio_timers_run(ctx);
 
     qemu_mutex_lock(&ctx->list_lock);

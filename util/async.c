@@ -14,6 +14,7 @@
 #include "block/thread-pool.h"
 #include "qapi/error.h"
 #include "qemu/coroutine_int.h"
+#include "util/trace.h"
 
 #include <sys/eventfd.h>
 
@@ -333,6 +334,7 @@ static void co_schedule_bh_cb(void *opaque)
         QSLIST_REMOVE_HEAD(&straight, co_scheduled_next);
         scheduled = qatomic_xchg(&co->scheduled, NULL);
         assert(scheduled);
+        trace_aio_co_schedule_bh_cb(ctx, co);
         qemu_aio_coroutine_enter(ctx, co);
         aio_context_unref(ctx);
     }
@@ -347,6 +349,7 @@ void aio_co_schedule(AioContext *ctx, Coroutine *co)
                 "'%s'\n", __func__, (void *)co, scheduled);
         abort();
     }
+    trace_aio_co_schedule(ctx, co);
     /* The context must live until the coroutine has been entered. */
     aio_context_ref(ctx);
     QSLIST_INSERT_HEAD_ATOMIC(&ctx->scheduled_coroutines, co,
@@ -501,6 +504,7 @@ AioContext *aio_context_new(Error **errp)
     QLIST_INIT(&ctx->handlers);
     QSLIST_INIT(&ctx->bh_list);
     QSIMPLEQ_INIT(&ctx->bh_slice_list);
+    QSIMPLEQ_INIT(&ctx->cqe_ready);
     QSLIST_INIT(&ctx->scheduled_coroutines);
     QSLIST_INIT(&ctx->submit_list);
     ctx->epollfd = -1;

@@ -10,6 +10,11 @@
  * deleted handler is freed only once it is unarmed, because the kernel
  * still holds its address until then. armed/cancelled are read and
  * written under list_lock.
+ *
+ * aio_add_sqe() requests of other subsystems share the ring: their user
+ * data is the CqeHandler's address with the low bit set (AioHandlers have
+ * it clear; POLL_REMOVE and cancel requests carry 0). Their completions
+ * are queued on ctx->cqe_ready during the wait and dispatched afterwards.
  */
 #include "qemu/osdep.h"
 #include "aio-internal.h"
@@ -55,6 +60,8 @@ static void fdmon_io_uring_update(AioContext *ctx, AioHandler *old_node,
         queue_node_locked(ctx, new_node);
     }
 }
+
+#define CQE_HANDLER_TAG ((uintptr_t)1)
 
 static struct io_uring_sqe *get_sqe(AioContext *ctx)
 {
@@ -122,6 +129,15 @@ static void fdmon_io_uring_wait(AioContext *ctx, AioReadyList *ready,
         AioHandler *node = io_uring_cqe_get_data(cqe);
 
         n++;
+        if ((uintptr_t)node & CQE_HANDLER_TAG) {
+            CqeHandler *h = (CqeHandler *)((uintptr_t)node &
+                                           ~CQE_HANDLER_TAG);
+
+            h->res = cqe->res;
+            h->flags = cqe->flags;
+            QSIMPLEQ_INSERT_TAIL(&ctx->cqe_ready, h, next);
+            continue;
+        }
         if (!node) {
             continue;       /* the completion of a POLL_REMOVE */
         }
@@ -141,6 +157,47 @@ static void fdmon_io_uring_wait(AioContext *ctx, AioReadyList *ready,
     }
     io_uring_cq_advance(&ctx->ring, n);
     qemu_mutex_unlock(&ctx->list_lock);
+}
+
+bool fdmon_io_uring_dispatch_cqes(AioContext *ctx)
+{
+    bool progress = false;
+    CqeHandler *h;
+
+    while ((h = QSIMPLEQ_FIRST(&ctx->cqe_ready))) {
+        QSIMPLEQ_REMOVE_HEAD(&ctx->cqe_ready, next);
+        h->cb(h);
+        progress = true;
+    }
+    return progress;
+}
+
+bool aio_has_io_uring(AioContext *ctx)
+{
+    return ctx->fdmon_ops == &fdmon_io_uring_ops;
+}
+
+void aio_add_sqe(void (*prep_sqe)(struct io_uring_sqe *sqe, void *opaque),
+                 void *opaque, CqeHandler *handler)
+{
+    AioContext *ctx = qemu_get_current_aio_context();
+    struct io_uring_sqe *sqe;
+
+    assert(ctx && aio_has_io_uring(ctx) && in_aio_context_home_thread(ctx));
+    sqe = get_sqe(ctx);
+    prep_sqe(sqe, opaque);
+    io_uring_sqe_set_data(sqe, (void *)((uintptr_t)handler |
+                                        CQE_HANDLER_TAG));
+}
+
+void aio_cancel_sqe(AioContext *ctx, CqeHandler *handler)
+{
+    struct io_uring_sqe *sqe;
+
+    assert(aio_has_io_uring(ctx) && in_aio_context_home_thread(ctx));
+    sqe = get_sqe(ctx);
+    io_uring_prep_cancel64(sqe, (uintptr_t)handler | CQE_HANDLER_TAG, 0);
+    io_uring_sqe_set_data(sqe, NULL);
 }
 
 static bool fdmon_io_uring_can_free(AioContext *ctx, AioHandler *node)

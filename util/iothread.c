@@ -11,6 +11,7 @@
 #include "sysemu/iothread.h"
 #include "qapi/error.h"
 #include "qom/object_interfaces.h"
+#include "util/trace.h"
 
 static void *iothread_run(void *opaque)
 {
@@ -19,6 +20,7 @@ static void *iothread_run(void *opaque)
     aio_context_set_home_thread(iothread->ctx);
     qemu_set_current_aio_context(iothread->ctx);
     iothread->thread_id = qemu_get_thread_id();
+    trace_iothread_run(iothread, iothread->thread_id);
     qemu_sem_post(&iothread->init_done_sem);
 
     while (qatomic_read(&iothread->running)) {
@@ -44,6 +46,7 @@ static void iothread_stop(IOThread *iothread)
     if (!iothread->started) {
         return;
     }
+    trace_iothread_stop(iothread);
     aio_bh_schedule_oneshot(iothread->ctx, iothread_stop_bh, iothread);
     qemu_thread_join(&iothread->thread);
     iothread->started = false;
@@ -63,6 +66,7 @@ static void iothread_complete(UserCreatable *uc, Error **errp)
                                 iothread->poll_grow, iothread->poll_shrink,
                                 &error_abort);
     qatomic_set(&iothread->running, true);
+    trace_iothread_start(iothread, id ? id : "", iothread->ctx);
     qemu_thread_create(&iothread->thread, name, iothread_run, iothread,
                        QEMU_THREAD_JOINABLE);
     iothread->started = true;

@@ -156,6 +156,53 @@ void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns,
 /* "epoll" or "io_uring": which fd monitor the context uses. */
 const char *aio_context_fdmon_name(AioContext *ctx);
 
+/*
+ * io_uring requests of our users on the context's own ring, so that one
+ * io_uring_enter both submits them and waits for them (and for the fds).
+ *
+ * A CqeHandler is owned by the submitter and must stay valid until its
+ * callback ran: @cb runs in the context's home thread, from aio_poll()'s
+ * dispatch phase (never inside the wait), with @res and @flags copied
+ * from the completion.
+ */
+struct io_uring_sqe;
+typedef struct CqeHandler CqeHandler;
+typedef void CqeHandlerFunc(CqeHandler *handler);
+struct CqeHandler {
+    CqeHandlerFunc *cb;
+    int32_t res;
+    uint32_t flags;
+    QSIMPLEQ_ENTRY(CqeHandler) next;    /* ready list, home thread */
+};
+
+/* Does @ctx's fd monitor take aio_add_sqe() requests? (any thread) */
+bool aio_has_io_uring(AioContext *ctx);
+
+/**
+ * aio_add_sqe:
+ * @prep_sqe: fills the submission entry (its user data is ours: leave it)
+ * @opaque: for @prep_sqe
+ * @handler: completion handler, with @handler->cb set
+ *
+ * Queues a request on the ring of the current thread's AioContext (which
+ * must have aio_has_io_uring()); it goes to the kernel at the next wait
+ * of the event loop at the latest. Home thread of that context only.
+ */
+void aio_add_sqe(void (*prep_sqe)(struct io_uring_sqe *sqe, void *opaque),
+                 void *opaque, CqeHandler *handler);
+
+/**
+ * aio_cancel_sqe:
+ * @ctx: the context the request was added in; the current thread must be
+ *       its home thread
+ * @handler: the handler the request was added with
+ *
+ * Asks the kernel to cancel the request: it then completes with
+ * -ECANCELED, or normally if it finished first. A @handler whose request
+ * is gone already is harmless (nothing matches it).
+ */
+void aio_cancel_sqe(AioContext *ctx, CqeHandler *handler);
+
 /* Live fd handlers, and bottom halves not yet deleted (for tests). */
 unsigned int aio_context_handler_count(AioContext *ctx);
 unsigned int aio_context_bh_count(AioContext *ctx);

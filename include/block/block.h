@@ -346,4 +346,24 @@ void bdrv_drain_all_end(void);
 void bdrv_inc_in_flight(BlockDriverState *bs);
 void bdrv_dec_in_flight(BlockDriverState *bs);
 
+/* Image creation (block/create.c). */
+
+/**
+ * bdrv_img_create:
+ * @filename: path of the image file to create (replaced if it exists)
+ * @fmt: (nullable): image format, "raw" when NULL (the only one we create)
+ * @size: virtual size in bytes
+ * @prealloc: (nullable): "off" (default), "falloc" or "full"
+ * @quiet: do not print "Formatting '...'"
+ * @errp: error object
+ *
+ * Creates a raw image as qemu-img create does: the first block is
+ * written (so that its alignment can be probed), the rest is a hole
+ * unless preallocated. Main thread.
+ *
+ * Returns: true, or false with @errp set.
+ */
+bool bdrv_img_create(const char *filename, const char *fmt, int64_t size,
+                     const char *prealloc, bool quiet, Error **errp);
+
 #endif /* BLOCK_BLOCK_H */

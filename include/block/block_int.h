@@ -45,6 +45,8 @@ struct BlockDriver {
     bool is_format;
     /* Protocol: file names starting with this prefix pick the driver. */
     const char *protocol_name;
+    /* NULL-terminated further prefixes that pick the driver, or NULL. */
+    const char *const *protocol_aliases;
 
     /*
      * Opens @bs. @options holds the node's own options (children's under
@@ -231,6 +233,7 @@ int bdrv_change_aio_context_ignore(BlockDriverState *bs, AioContext *new_ctx,
 extern const BlockDriver bdrv_file;
 extern const BlockDriver bdrv_raw;
 extern const BlockDriver bdrv_null_co;
+extern const BlockDriver bdrv_nbd;
 
 /*
  * bdrv_register:

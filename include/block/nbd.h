@@ -424,7 +424,87 @@ typedef struct NBDExportInfo {
     NBDMode mode;
     size_t n_contexts;
     char **contexts;
+    /* Filled by nbd_receive_negotiate(): */
+    bool has_export;            /* size and flags are known */
+    bool no_zeroes;             /* the server left out the 124 zeroes */
+    bool base_allocation;       /* base:allocation was selected ... */
+    uint32_t context_id;        /* ... under this id */
 } NBDExportInfo;
+
+/* What a client asks of a server (nbd_receive_negotiate()). */
+typedef struct NBDClientConfig {
+    const char *export_name;    /* nullable: the default export "" */
+    QCryptoTLSCreds *tls_creds; /* nullable: client credentials */
+    const char *tls_hostname;   /* nullable: name the certificate has */
+    bool extended_headers;      /* try NBD_OPT_EXTENDED_HEADERS first */
+    bool base_allocation;       /* select the base:allocation context */
+} NBDClientConfig;
+
+/* A reply header (simple, structured chunk or extended chunk) decoded. */
+typedef struct NBDReply {
+    uint32_t magic;
+    uint32_t error;             /* simple replies: NBD error value */
+    uint16_t flags;             /* NBD_REPLY_FLAG_DONE (set for simple) */
+    uint16_t type;              /* chunk type (0 for simple) */
+    uint64_t cookie;
+    uint64_t offset;            /* extended headers only */
+    uint64_t length;            /* chunk payload length */
+} NBDReply;
+
+/* Client side (nbd/client.c) */
+
+/**
+ * nbd_receive_negotiate:
+ * @pioc: (inout): a connected channel at the start of the handshake;
+ *        with TLS it is replaced by the TLS channel over it (the caller's
+ *        reference moves to the new channel)
+ * @cfg: what to ask for
+ * @info: (out): what the server said of the export; clear it with
+ *        nbd_export_info_clear()
+ * @errp: error object
+ *
+ * Negotiates up to the transmission phase: fixed newstyle (oldstyle
+ * servers are accepted for the default export), STARTTLS when @cfg has
+ * credentials, extended headers or structured replies, base:allocation,
+ * then NBD_OPT_GO with block sizes, falling back to NBD_OPT_EXPORT_NAME
+ * for servers that do not know it. Every value the server sends is
+ * checked. Runs in a coroutine; @pioc should be non-blocking and follow
+ * the coroutine's context.
+ *
+ * Returns: 0, or -1 with @errp set (then @info is left clear).
+ */
+int coroutine_fn nbd_receive_negotiate(QIOChannel **pioc,
+                                       const NBDClientConfig *cfg,
+                                       NBDExportInfo *info, Error **errp);
+
+/* Frees what @info holds and zeroes it. */
+void nbd_export_info_clear(NBDExportInfo *info);
+
+/**
+ * nbd_encode_request:
+ * @buf: NBD_EXTENDED_REQUEST_SIZE bytes of room
+ * @req: the request; in the compact modes @req->len must fit 32 bits
+ * @mode: the connection's mode
+ *
+ * Returns: the header's size on the wire.
+ */
+size_t nbd_encode_request(uint8_t *buf, const NBDRequest *req, NBDMode mode);
+
+/**
+ * nbd_reply_header_size:
+ * @magic: the first 4 bytes of a reply, decoded
+ * @mode: the connection's mode
+ *
+ * Returns: the size of the whole reply header with this magic, or -1 if
+ * the magic is unknown or not allowed in @mode (a protocol error).
+ */
+int nbd_reply_header_size(uint32_t magic, NBDMode mode);
+
+/*
+ * Decodes a reply header whose magic nbd_reply_header_size() accepted;
+ * @buf holds the whole header.
+ */
+void nbd_decode_reply_header(const uint8_t *buf, NBDReply *reply);
 
 /**
  * nbd_client_list_exports:

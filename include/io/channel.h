@@ -57,10 +57,17 @@ struct QIOChannel {
      * after its context, and read with acquire before it.
      */
     AioContext *read_ctx;
+    /*
+     * The parked reader: a Coroutine, or, for a reader whose read is an
+     * io_uring request in flight (qio_channel_co_readv()), the address of
+     * that request's CqeHandler with the low bit set.
+     */
     Coroutine *read_coroutine;
     AioContext *write_ctx;
     Coroutine *write_coroutine;
     bool follow_coroutine_ctx;
+    /* The last qio_channel_co_readv() had to wait (reader's, atomic). */
+    bool read_waited;
 };
 
 struct QIOChannelClass {
@@ -93,6 +100,12 @@ struct QIOChannelClass {
                                   IOHandler *io_read, AioContext *write_ctx,
                                   IOHandler *io_write, void *opaque);
     int (*io_flush)(QIOChannel *ioc, Error **errp);
+    /*
+     * Optional: prepares an io_uring request that receives into
+     * @msg->msg_iov (no file descriptors), for qio_channel_co_readv().
+     */
+    void (*io_prep_uring_recv)(QIOChannel *ioc, struct io_uring_sqe *sqe,
+                               struct msghdr *msg);
 };
 
 /* Features */
@@ -244,12 +257,36 @@ void coroutine_fn qio_channel_yield(QIOChannel *ioc, GIOCondition condition);
 
 /**
  * qio_channel_wake_read:
- * Wakes the coroutine waiting in qio_channel_yield(G_IO_IN), if any; it
- * resumes in its own context. Any thread. A wake that comes before the
- * reader has started to wait is not remembered: callers that must not
- * lose it run the wake in the reader's own context (a bottom half there).
+ * Wakes the coroutine waiting in qio_channel_yield(G_IO_IN) or
+ * qio_channel_co_readv(), if any; it resumes in its own context (the
+ * latter once its io_uring read was cancelled, or completed with data
+ * that it then returns: nothing is lost). Any thread. A wake that comes
+ * before the reader has started to wait is not remembered: callers that
+ * must not lose it run the wake in the reader's own context (a bottom
+ * half there).
  */
 void qio_channel_wake_read(QIOChannel *ioc);
+
+/**
+ * qio_channel_co_readv:
+ * @ioc: the channel (non-blocking)
+ * @iov: where to read to
+ * @niov: the number of elements of @iov
+ * @errp: error object
+ *
+ * Reads what is there; if nothing is, waits as qio_channel_yield(G_IO_IN)
+ * would and then reads. When the channel follows the coroutine's context,
+ * that context's fd monitor is io_uring and the backend can, waiting and
+ * reading are one io_uring request on the context's ring: one system call
+ * instead of a failed read, a wait and a read. Coroutine only.
+ *
+ * Returns: the number of bytes read, 0 at end of file, -1 with @errp set,
+ * or QIO_CHANNEL_ERR_BLOCK when qio_channel_wake_read() woke the reader
+ * before data came.
+ */
+ssize_t coroutine_fn qio_channel_co_readv(QIOChannel *ioc,
+                                          const struct iovec *iov,
+                                          size_t niov, Error **errp);
 
 /**
  * qio_channel_wait:

@@ -4,7 +4,9 @@
 #ifndef QEMU_COMPILER_H
 #define QEMU_COMPILER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Marks functions that may only be called from coroutine context. */
 #ifndef coroutine_fn
@@ -28,6 +30,11 @@
 #define QEMU_ALIGN_UP(n, m) QEMU_ALIGN_DOWN((n) + (m) - 1, (m))
 #define QEMU_IS_ALIGNED(n, m) (((n) % (m)) == 0)
 #define DIV_ROUND_UP(n, d) (((n) + (d) - 1) / (d))
+
+static inline bool is_power_of_2(uint64_t value)
+{
+    return value && !(value & (value - 1));
+}
 
 #define QEMU_PACKED __attribute__((packed))
 #define QEMU_WARN_UNUSED_RESULT __attribute__((warn_unused_result))

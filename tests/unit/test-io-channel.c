@@ -203,6 +203,34 @@ static void coroutine_fn read_waiter(void *opaque)
     w->done = true;
 }
 
+/*
+ * A reader that waits with qio_channel_yield() (an fd handler), never with
+ * an io_uring read: the contract tests of the fd handler bookkeeping.
+ */
+static void coroutine_fn yield_read_waiter(void *opaque)
+{
+    Waiter *w = opaque;
+    size_t got = 0;
+
+    while (got < w->len) {
+        ssize_t n = qio_channel_read(w->ioc, w->buf + got, w->len - got,
+                                     NULL);
+
+        if (n == QIO_CHANNEL_ERR_BLOCK) {
+            qio_channel_yield(w->ioc, G_IO_IN);
+            continue;
+        }
+        if (n <= 0) {
+            w->ret = -1;
+            w->done = true;
+            return;
+        }
+        got += n;
+    }
+    w->ret = 0;
+    w->done = true;
+}
+
 static void coroutine_fn write_waiter(void *opaque)
 {
     Waiter *w = opaque;
@@ -267,7 +295,7 @@ static void test_same_context_write_keeps_read(void)
     memset(wbuf, 'w', sizeof(wbuf));
     r = (Waiter){ .ioc = x, .len = 4, .buf = rbuf };
     w = (Waiter){ .ioc = x, .len = sizeof(wbuf), .buf = wbuf };
-    qemu_coroutine_enter(qemu_coroutine_create(read_waiter, &r));
+    qemu_coroutine_enter(qemu_coroutine_create(yield_read_waiter, &r));
     qemu_coroutine_enter(qemu_coroutine_create(write_waiter, &w));
     /* Both parked on one fd in one context: one handler with both. */
     g_assert_false(r.done);
@@ -313,7 +341,7 @@ static void test_same_context_read_keeps_write(void)
     w = (Waiter){ .ioc = x, .len = sizeof(wbuf), .buf = wbuf };
     /* The writer parks first this time. */
     qemu_coroutine_enter(qemu_coroutine_create(write_waiter, &w));
-    qemu_coroutine_enter(qemu_coroutine_create(read_waiter, &r));
+    qemu_coroutine_enter(qemu_coroutine_create(yield_read_waiter, &r));
     g_assert_cmpuint(aio_context_handler_count(ctx), ==, 1);
 
     g_assert_cmpint(write(channel_fd(y), "pong", 4), ==, 4);
@@ -332,6 +360,124 @@ static void test_same_context_read_keeps_write(void)
     }
     g_assert_cmpint(w.ret, ==, 0);
     assert_ctx_clean(ctx);
+    object_unref(OBJECT(x));
+    object_unref(OBJECT(y));
+    assert_no_coroutines();
+}
+
+/* --- reads that wait as one io_uring request (qio_channel_co_readv) ----- */
+
+/* A parked io_uring reader and a writer in its context: both complete. */
+static void test_uring_read_with_writer(void)
+{
+    AioContext *ctx = qemu_get_aio_context();
+    QIOChannel *x, *y;
+    char rbuf[4] = "", wbuf[100000];
+    Waiter r, w;
+    size_t filled;
+
+    make_pair(&x, &y, 4096);
+    filled = fill_socket(x);
+    memset(wbuf, 'w', sizeof(wbuf));
+    r = (Waiter){ .ioc = x, .len = 4, .buf = rbuf };
+    w = (Waiter){ .ioc = x, .len = sizeof(wbuf), .buf = wbuf };
+    qemu_coroutine_enter(qemu_coroutine_create(read_waiter, &r));
+    qemu_coroutine_enter(qemu_coroutine_create(write_waiter, &w));
+    g_assert_false(r.done);
+    g_assert_false(w.done);
+    g_assert_true(qatomic_read(&x->read_coroutine) != NULL);
+
+    drain_bytes(y, filled + sizeof(wbuf));
+    while (!w.done) {
+        aio_poll(ctx, true);
+    }
+    g_assert_cmpint(w.ret, ==, 0);
+    g_assert_false(r.done);
+    g_assert_true(qatomic_read(&x->read_coroutine) != NULL);
+
+    g_assert_cmpint(write(channel_fd(y), "ping", 4), ==, 4);
+    while (!r.done) {
+        aio_poll(ctx, true);
+    }
+    g_assert_cmpint(r.ret, ==, 0);
+    g_assert_cmpmem(rbuf, 4, "ping", 4);
+    assert_ctx_clean(ctx);
+    object_unref(OBJECT(x));
+    object_unref(OBJECT(y));
+    assert_no_coroutines();
+}
+
+#define WAKE_ROUNDS 2000
+
+typedef struct WakeReader {
+    QIOChannel *ioc;
+    unsigned int got;
+    unsigned int woken;
+    unsigned int bad;
+    bool done;
+} WakeReader;
+
+/* Reads WAKE_ROUNDS bytes 0, 1, 2, ... one call at a time. */
+static void coroutine_fn wake_reader_co(void *opaque)
+{
+    WakeReader *wr = opaque;
+
+    while (wr->got < WAKE_ROUNDS) {
+        uint8_t c;
+        struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+        ssize_t n = qio_channel_co_readv(wr->ioc, &iov, 1, NULL);
+
+        if (n == QIO_CHANNEL_ERR_BLOCK) {
+            wr->woken++;
+        } else if (n == 1) {
+            if (c != (uint8_t)wr->got) {
+                wr->bad++;
+            }
+            wr->got++;
+        } else {
+            wr->bad++;
+            break;
+        }
+    }
+    qatomic_store_release(&wr->done, true);
+}
+
+/*
+ * qio_channel_wake_read() from another thread against a reader whose read
+ * may be an io_uring request in flight, while data arrives: every byte
+ * arrives once and in order, every wake only makes the reader look again.
+ */
+static void test_uring_read_wake_no_loss(void)
+{
+    IOThread *t = iothread_create("wake-uring", &error_abort);
+    QIOChannel *x, *y;
+    WakeReader wr = { 0 };
+    int64_t end = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+
+    make_pair(&x, &y, 0);
+    wr.ioc = x;
+    aio_co_enter(iothread_get_aio_context(t),
+                 qemu_coroutine_create(wake_reader_co, &wr));
+    for (unsigned int i = 0; i < WAKE_ROUNDS; i++) {
+        uint8_t c = i;
+
+        if (i % 3 != 1) {
+            qio_channel_wake_read(x);
+        }
+        g_assert_cmpint(write(channel_fd(y), &c, 1), ==, 1);
+        if (i % 5 == 0) {
+            qio_channel_wake_read(x);
+            g_usleep(20);
+        }
+    }
+    while (!qatomic_load_acquire(&wr.done)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        g_usleep(1000);
+    }
+    g_assert_cmpuint(wr.bad, ==, 0);
+    g_assert_cmpuint(wr.got, ==, WAKE_ROUNDS);
+    g_test_message("%u spurious wakes seen", wr.woken);
+    iothread_destroy(t);
     object_unref(OBJECT(x));
     object_unref(OBJECT(y));
     assert_no_coroutines();
@@ -492,6 +638,18 @@ static void coroutine_fn ctx_reader(void *opaque)
     qatomic_store_release(&r->done, true);
 }
 
+/* As ctx_reader(), always waiting with an fd handler (R3's subject). */
+static void coroutine_fn ctx_yield_reader(void *opaque)
+{
+    Reader *r = opaque;
+    Waiter w = { .ioc = r->ioc, .len = sizeof(r->buf), .buf = r->buf };
+
+    yield_read_waiter(&w);
+    r->ret = w.ret;
+    g_assert_true(qemu_get_current_aio_context() == r->expect);
+    qatomic_store_release(&r->done, true);
+}
+
 static void test_context_a_then_b(void)
 {
     IOThread *ta = iothread_create("ab-a", &error_abort);
@@ -516,14 +674,16 @@ static void test_context_a_then_b(void)
     /* The same channel, straight from another context. */
     r2 = (Reader){ .ioc = x, .expect = b };
     aio_co_enter(b, qemu_coroutine_create(ctx_reader, &r2));
-    /* The slot is filled just before the handler goes in. */
+    /*
+     * The slot is filled just before the wait starts: an fd handler in b,
+     * or with io_uring a read request on b's ring (no handler).
+     */
     while (!qatomic_load_acquire(&x->read_coroutine) ||
-           aio_context_handler_count(b) != 1) {
+           aio_context_handler_count(b) != (aio_has_io_uring(b) ? 0 : 1)) {
         g_usleep(1000);
     }
     g_assert_true(qatomic_read(&x->read_ctx) == b);
     g_assert_cmpuint(aio_context_handler_count(a), ==, 0);
-    g_assert_cmpuint(aio_context_handler_count(b), ==, 1);
     g_assert_cmpint(write(channel_fd(y), "second!!", 8), ==, 8);
     while (!qatomic_load_acquire(&r2.done)) {
         g_usleep(1000);
@@ -558,7 +718,7 @@ static void test_split_contexts_registrations(void)
     memset(wbuf, 'z', sizeof(wbuf));
     r = (Reader){ .ioc = x, .expect = a };
     w = (Waiter){ .ioc = x, .len = sizeof(wbuf), .buf = wbuf };
-    aio_co_enter(a, qemu_coroutine_create(ctx_reader, &r));
+    aio_co_enter(a, qemu_coroutine_create(ctx_yield_reader, &r));
     aio_co_enter(b, qemu_coroutine_create(write_waiter, &w));
     /*
      * Both parked: one registration in each context. (A slot is filled
@@ -833,6 +993,10 @@ int main(int argc, char **argv)
                     test_same_context_write_keeps_read);
     g_test_add_func("/io/channel/contract/same-context-read-keeps-write",
                     test_same_context_read_keeps_write);
+    g_test_add_func("/io/channel/uring-read/with-writer",
+                    test_uring_read_with_writer);
+    g_test_add_func("/io/channel/uring-read/wake-no-loss",
+                    test_uring_read_wake_no_loss);
     g_test_add_func("/io/channel/contract/follow-off-iohandler",
                     test_follow_off_iohandler);
     g_test_add_func("/io/channel/contract/wake-read-then-move",

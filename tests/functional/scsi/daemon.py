@@ -3,7 +3,10 @@
 the drop (/proc/PID/status), -u/-g, the pid file, SIGTERM, socket
 activation and command line errors.
 
-usage: daemon.py OUR-HELPER DEBIAN-HELPER
+usage: daemon.py OUR-HELPER DEBIAN-HELPER [--mpath]
+
+--mpath: our helper is built with multipath support and keeps
+CAP_SYS_ADMIN too (Debian's is built without).
 """
 import os
 import re
@@ -29,6 +32,10 @@ def status(pid):
 
 def main():
     ours, ref = sys.argv[1], sys.argv[2]
+    mpath = "--mpath" in sys.argv[3:]
+    # CAP_SYS_RAWIO (17), and CAP_SYS_ADMIN (21) with multipath
+    caps = (1 << 17) | ((1 << 21) if mpath else 0)
+    want_caps = f"{caps:016x}"
     if os.geteuid() != 0:
         skip("needs root to check the privilege drop")
     have_ref = os.access(ref, os.X_OK)
@@ -41,11 +48,12 @@ def main():
             with open(h.pidfile) as f:
                 pid = f.read()
             h.stop()
-            tap.ok(mine["CapEff"] == "0000000000020000" and
-                   mine["CapPrm"] == "0000000000020000" and
+            tap.ok(mine["CapEff"] == want_caps and
+                   mine["CapPrm"] == want_caps and
                    mine["CapBnd"] == "0000000000000000",
-                   f"{extra}: only CAP_SYS_RAWIO left, bounding set empty",
-                   mine)
+                   f"{extra}: only CAP_SYS_RAWIO" +
+                   (" and CAP_SYS_ADMIN" if mpath else "") +
+                   " left, bounding set empty", mine)
             tap.ok(pid == f"{h.proc.pid}\n", f"{extra}: pid file", pid)
             if extra:
                 tap.ok(mine["Uid"].split()[0] == "65534" and
@@ -54,6 +62,10 @@ def main():
                 r = Helper(ref, work, "ref", extra)
                 theirs = status(r.proc.pid)
                 r.stop()
+                if mpath:
+                    # Debian's helper is built without multipath.
+                    for k in ("CapEff", "CapPrm"):
+                        theirs[k] = f"{int(theirs[k], 16) | (1 << 21):016x}"
                 tap.ok(mine == theirs, f"{extra}: same as {ref}",
                        f"ours {mine}\nref  {theirs}")
 

@@ -1,0 +1,1815 @@
+/*
+ * qemu-img: create, inspect, convert, compare and benchmark disk images.
+ * The command lines and outputs are those of QEMU's qemu-img for the
+ * subcommands we offer; images are opened through the block layer, so
+ * anything it opens (files, nbd://host/export, null-co://) works.
+ *
+ * Theory of operation: the main thread parses the command line and opens
+ * the images. convert and bench run their I/O in several coroutines of
+ * the main AioContext (convert -m, bench -d) and poll that context until
+ * the coroutines are done; the other subcommands use the synchronous
+ * BlockBackend wrappers. Each subcommand keeps its state in one struct.
+ */
+#include "qemu/osdep.h"
+#include <getopt.h>
+#include "qemu-io.h"
+#include "qemu/coroutine.h"
+#include "qemu/cutils.h"
+#include "qemu/error-report.h"
+#include "qemu/keyval.h"
+#include "qemu/main-loop.h"
+#include "qom/object_interfaces.h"
+#include "qapi/error.h"
+
+enum {
+    OPTION_OUTPUT = 256,
+    OPTION_OBJECT,
+    OPTION_IMAGE_OPTS,
+    OPTION_TARGET_IMAGE_OPTS,
+    OPTION_PATTERN,
+    OPTION_FLUSH_INTERVAL,
+    OPTION_NO_DRAIN,
+    OPTION_START_OFFSET,
+    OPTION_MAX_LENGTH,
+    OPTION_BACKING_CHAIN,
+    OPTION_TARGET_IS_ZERO,
+    OPTION_SALVAGE,
+};
+
+typedef enum OutputFormat {
+    OFORMAT_HUMAN,
+    OFORMAT_JSON,
+} OutputFormat;
+
+/* Chunk size of convert's and compare's requests. */
+#define IMG_IO_BUF_SIZE     (2 * 1024 * 1024)
+#define CONVERT_MAX_COROUTINES  16
+
+static G_GNUC_NORETURN G_GNUC_PRINTF(1, 2)
+void error_exit(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    error_vreport(fmt, ap);
+    va_end(ap);
+    error_printf("Try 'qemu-img --help' for more information\n");
+    exit(EXIT_FAILURE);
+}
+
+static G_GNUC_NORETURN void missing_argument(const char *option)
+{
+    error_exit("missing argument for option '%s'", option);
+}
+
+static G_GNUC_NORETURN void unrecognized_option(const char *option)
+{
+    error_exit("unrecognized option '%s'", option);
+}
+
+/* getopt() reports with these when opterr is 0 (':' first in optstring). */
+static G_GNUC_NORETURN void bad_option(int c, char **argv)
+{
+    if (c == ':') {
+        missing_argument(argv[optind - 1]);
+    }
+    unrecognized_option(argv[optind - 1]);
+}
+
+static void help(void)
+{
+    printf(
+"qemu-img version " QEMU_VERSION "\n"
+"An independent implementation of QEMU's disk image utility\n"
+"\n"
+"usage: qemu-img [standard options] command [command options]\n"
+"\n"
+"    '-h', '--help'       print this help and exit\n"
+"    '-V', '--version'    print the version and exit\n"
+"\n"
+"Commands:\n"
+"\n"
+"  bench [-c count] [-d depth] [-f fmt] [--flush-interval=flush_interval]\n"
+"        [-i aio] [-n] [--no-drain] [-o offset] [--pattern=pattern]\n"
+"        [-q] [-s buffer_size] [-S step_size] [-t cache] [-w] [-U]\n"
+"        filename\n"
+"  check [-q] [-f fmt] filename\n"
+"  compare [--object objectdef] [--image-opts] [-f fmt] [-F fmt]\n"
+"        [-T src_cache] [-p] [-q] [-s] [-U] filename1 filename2\n"
+"  convert [--object objectdef] [--image-opts] [--target-image-opts]\n"
+"        [--target-is-zero] [-U] [-C] [-f fmt] [-t cache] [-T src_cache]\n"
+"        [-O output_fmt] [-o options] [-S sparse_size] [-m num_coroutines]\n"
+"        [-W] [-n] [-p] [-q] filename [filename2 [...]] output_filename\n"
+"  create [--object objectdef] [-q] [-f fmt] [-o options] filename\n"
+"        [size]\n"
+"  info [--object objectdef] [--image-opts] [-f fmt] [--output=ofmt]\n"
+"        [--backing-chain] [-U] filename\n"
+"  map [--object objectdef] [--image-opts] [-f fmt]\n"
+"        [--start-offset=offset] [--max-length=len] [--output=ofmt] [-U]\n"
+"        filename\n"
+"\n"
+"Image formats: raw (qcow2 is not supported yet).\n"
+"Sizes take k, M, G, T, P or E suffixes (binary units).\n"
+"Cache modes: none, writeback, writethrough, directsync, unsafe.\n"
+"'--output' is 'human' (default) or 'json'.\n"
+"\n"
+"Exit status of compare: 0 identical, 1 different, 2 an image could not\n"
+"be opened, 3 block status failed, 4 a read failed.\n");
+}
+
+static OutputFormat parse_output(const char *arg)
+{
+    if (!strcmp(arg, "json")) {
+        return OFORMAT_JSON;
+    }
+    if (!strcmp(arg, "human")) {
+        return OFORMAT_HUMAN;
+    }
+    error_report("--output must be used with human or json as argument.");
+    exit(EXIT_FAILURE);
+}
+
+static void process_object(const char *arg)
+{
+    user_creatable_process_cmdline(arg);
+}
+
+/* Parses a size for create/bench; exits with QEMU-like messages. */
+static int64_t parse_size_or_die(const char *arg, const char *what)
+{
+    int64_t v = qemuio_cvtnum(arg);
+
+    if (v == -ERANGE) {
+        error_report("%s must be less than 8 EiB!", what);
+        exit(EXIT_FAILURE);
+    }
+    if (v < 0) {
+        error_report("Invalid %s specified: '%s' (use a byte count with "
+                     "an optional k, M, G, T, P or E suffix)",
+                     g_ascii_strdown(what, -1), arg);
+        exit(EXIT_FAILURE);
+    }
+    return v;
+}
+
+static void json_string(GString *out, const char *s)
+{
+    g_string_append_c(out, '"');
+    for (; *s; s++) {
+        unsigned char c = *s;
+
+        if (c == '"' || c == '\\') {
+            g_string_append_printf(out, "\\%c", c);
+        } else if (c < 0x20) {
+            g_string_append_printf(out, "\\u%04x", c);
+        } else {
+            g_string_append_c(out, c);
+        }
+    }
+    g_string_append_c(out, '"');
+}
+
+/* Opening images */
+
+typedef struct ImgOpenOptions {
+    const char *fmt;
+    bool image_opts;
+    bool writable;
+    bool force_share;
+    const char *cache;          /* NULL: writeback */
+    const char *aio;
+    bool quiet;
+} ImgOpenOptions;
+
+static BlockBackend *img_open(const char *name, const ImgOpenOptions *o)
+{
+    int flags = o->writable ? BDRV_O_RDWR : 0;
+    bool writethrough = false;
+    Error *local_err = NULL;
+    BlockBackend *blk;
+
+    if (o->cache && bdrv_parse_cache_mode(o->cache, &flags,
+                                          &writethrough) < 0) {
+        error_report("Invalid cache option: %s", o->cache);
+        return NULL;
+    }
+    if (o->aio) {
+        if (!strcmp(o->aio, "io_uring")) {
+            flags |= BDRV_O_IO_URING;
+        } else if (strcmp(o->aio, "threads")) {
+            error_report("Invalid aio option: %s", o->aio);
+            return NULL;
+        }
+    }
+    if (o->force_share) {
+        flags |= BDRV_O_FORCE_SHARE;
+    }
+    if (o->fmt && !strcmp(o->fmt, "qcow2")) {
+        error_report("Could not open '%s': image format 'qcow2' is not "
+                     "supported yet", name);
+        return NULL;
+    }
+
+    if (o->image_opts) {
+        g_autoptr(KeyVal) kv = keyval_parse(name, NULL, &local_err);
+        BlockDriverState *bs;
+
+        if (!kv) {
+            error_reportf_err(local_err, "Could not open '%s': ", name);
+            return NULL;
+        }
+        if (!o->writable && !keyval_has(kv, BDRV_OPT_READ_ONLY)) {
+            keyval_add(kv, BDRV_OPT_READ_ONLY, "on", &error_abort);
+        }
+        if (o->cache && !keyval_has(kv, BDRV_OPT_CACHE_DIRECT)) {
+            keyval_add(kv, BDRV_OPT_CACHE_DIRECT,
+                       (flags & BDRV_O_NOCACHE) ? "on" : "off",
+                       &error_abort);
+        }
+        if (o->cache && !keyval_has(kv, BDRV_OPT_CACHE_NO_FLUSH)) {
+            keyval_add(kv, BDRV_OPT_CACHE_NO_FLUSH,
+                       (flags & BDRV_O_NO_FLUSH) ? "on" : "off",
+                       &error_abort);
+        }
+        if (o->force_share && !keyval_has(kv, BDRV_OPT_FORCE_SHARE)) {
+            keyval_add(kv, BDRV_OPT_FORCE_SHARE, "on", &error_abort);
+        }
+        if (keyval_has(kv, "driver") &&
+            !strcmp(keyval_get(kv, "driver"), "qcow2")) {
+            error_report("Could not open '%s': image format 'qcow2' is not "
+                         "supported yet", name);
+            return NULL;
+        }
+        bs = bdrv_open_blockdev(kv, &local_err);
+        if (!bs) {
+            error_reportf_err(local_err, "Could not open '%s': ", name);
+            return NULL;
+        }
+        blk = blk_new_with_bs(bs, o->writable, &local_err);
+        bdrv_unref(bs);
+    } else {
+        blk = blk_new_open(name, o->fmt, NULL, flags, &local_err);
+    }
+    if (!blk) {
+        error_reportf_err(local_err, "Could not open '%s': ", name);
+        return NULL;
+    }
+    blk_set_enable_write_cache(blk, !writethrough);
+    return blk;
+}
+
+/* The name to print for an image (the file under a format). */
+static const char *img_filename(BlockBackend *blk, const char *name,
+                                bool image_opts)
+{
+    BlockDriverState *bs = blk_bs(blk);
+    BlockDriverState *file = bdrv_get_file(bs);
+
+    if (!image_opts) {
+        return name;
+    }
+    if (file && *bdrv_get_filename(file)) {
+        return bdrv_get_filename(file);
+    }
+    return *bdrv_get_filename(bs) ? bdrv_get_filename(bs) : name;
+}
+
+/* Bytes the image occupies on the host, or -1 when unknown. */
+static int64_t img_actual_size(BlockBackend *blk)
+{
+    BlockDriverState *bs = blk_bs(blk);
+    struct stat st;
+
+    while (bdrv_get_file(bs)) {
+        bs = bdrv_get_file(bs);
+    }
+    if (strcmp(bdrv_get_format_name(bs), "file") ||
+        stat(bdrv_get_filename(bs), &st) < 0) {
+        return -1;
+    }
+    return (int64_t)st.st_blocks * 512;
+}
+
+/* Progress (-p), as "    (12.34/100%)\r" lines on stdout */
+
+typedef struct Progress {
+    bool enabled;
+    double last;
+} Progress;
+
+static void progress_print(Progress *p, double pct)
+{
+    printf("    (%3.2f/100%%)\r", pct);
+    fflush(stdout);
+    p->last = pct;
+}
+
+static void progress_init(Progress *p, bool enabled)
+{
+    p->enabled = enabled;
+    if (enabled) {
+        progress_print(p, 0);
+    }
+}
+
+static void progress_update(Progress *p, int64_t done, int64_t total)
+{
+    double pct = total ? 100.0 * done / total : 100.0;
+
+    if (p->enabled && (pct - p->last >= 1.0 || (pct == 100.0 &&
+                                                 p->last < 100.0))) {
+        progress_print(p, pct);
+    }
+}
+
+static void progress_end(Progress *p)
+{
+    if (p->enabled) {
+        progress_print(p, 100.0);
+        printf("\n");
+    }
+}
+
+/* info */
+
+static int img_info(int argc, char **argv)
+{
+    static const struct option lopt[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "format", required_argument, NULL, 'f' },
+        { "output", required_argument, NULL, OPTION_OUTPUT },
+        { "backing-chain", no_argument, NULL, OPTION_BACKING_CHAIN },
+        { "object", required_argument, NULL, OPTION_OBJECT },
+        { "image-opts", no_argument, NULL, OPTION_IMAGE_OPTS },
+        { "force-share", no_argument, NULL, 'U' },
+        { NULL, 0, NULL, 0 }
+    };
+    ImgOpenOptions o = { 0 };
+    OutputFormat ofmt = OFORMAT_HUMAN;
+    bool chain = false;
+    g_autoptr(GString) out = g_string_new(NULL);
+    const char *name, *filename, *ind;
+    BlockBackend *blk;
+    int64_t size, actual;
+    int c;
+
+    while ((c = getopt_long(argc, argv, ":f:hU", lopt, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            help();
+            return 0;
+        case 'f':
+            o.fmt = optarg;
+            break;
+        case 'U':
+            o.force_share = true;
+            break;
+        case OPTION_OUTPUT:
+            ofmt = parse_output(optarg);
+            break;
+        case OPTION_BACKING_CHAIN:
+            chain = true;
+            break;
+        case OPTION_OBJECT:
+            process_object(optarg);
+            break;
+        case OPTION_IMAGE_OPTS:
+            o.image_opts = true;
+            break;
+        default:
+            bad_option(c, argv);
+        }
+    }
+    if (optind != argc - 1) {
+        error_exit("Expecting one image file name");
+    }
+    if (o.image_opts && o.fmt) {
+        error_exit("--image-opts and --format are mutually exclusive");
+    }
+    name = argv[optind];
+    blk = img_open(name, &o);
+    if (!blk) {
+        return 1;
+    }
+    size = blk_getlength(blk);
+    if (size < 0) {
+        error_report("Could not get the size of '%s': %s", name,
+                     strerror(-size));
+        blk_unref(blk);
+        return 1;
+    }
+    actual = img_actual_size(blk);
+    filename = img_filename(blk, name, o.image_opts);
+
+    if (ofmt == OFORMAT_JSON) {
+        ind = chain ? "        " : "    ";
+        g_string_append(out, chain ? "[\n    {\n" : "{\n");
+        g_string_append_printf(out, "%s\"virtual-size\": %" PRId64 ",\n",
+                               ind, size);
+        g_string_append_printf(out, "%s\"filename\": ", ind);
+        json_string(out, filename);
+        g_string_append_printf(out, ",\n%s\"format\": ", ind);
+        json_string(out, bdrv_get_format_name(blk_bs(blk)));
+        g_string_append(out, ",\n");
+        if (actual >= 0) {
+            g_string_append_printf(out, "%s\"actual-size\": %" PRId64 ",\n",
+                                   ind, actual);
+        }
+        g_string_append_printf(out, "%s\"dirty-flag\": false\n", ind);
+        g_string_append(out, chain ? "    }\n]\n" : "}\n");
+    } else {
+        g_autofree char *vsize = size_to_str(size);
+        g_autofree char *dsize = actual >= 0 ? size_to_str(actual) :
+                                 g_strdup("unavailable");
+
+        g_string_append_printf(out, "image: %s\nfile format: %s\n"
+                               "virtual size: %s (%" PRId64 " bytes)\n"
+                               "disk size: %s\n", filename,
+                               bdrv_get_format_name(blk_bs(blk)), vsize,
+                               size, dsize);
+    }
+    fputs(out->str, stdout);
+    blk_unref(blk);
+    return 0;
+}
+
+/* create */
+
+static int img_create(int argc, char **argv)
+{
+    static const struct option lopt[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "object", required_argument, NULL, OPTION_OBJECT },
+        { NULL, 0, NULL, 0 }
+    };
+    const char *fmt = "raw", *prealloc = NULL;
+    int64_t size = -1;
+    Error *local_err = NULL;
+    bool quiet = false;
+    int c;
+
+    while ((c = getopt_long(argc, argv, ":F:b:f:ho:qu", lopt, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            help();
+            return 0;
+        case 'F':
+        case 'b':
+            error_report("Backing files are not supported: raw images have "
+                         "none");
+            return 1;
+        case 'f':
+            fmt = optarg;
+            break;
+        case 'o': {
+            g_autoptr(KeyVal) kv = keyval_parse(optarg, NULL, &local_err);
+
+            if (!kv) {
+                error_report_err(local_err);
+                return 1;
+            }
+            for (size_t i = 0; i < keyval_count(kv); i++) {
+                const char *key = keyval_nth_key(kv, i);
+                const char *val = keyval_nth_value(kv, i);
+
+                if (!strcmp(key, "size")) {
+                    size = parse_size_or_die(val, "Image size");
+                } else if (!strcmp(key, "preallocation")) {
+                    prealloc = g_strdup(val);
+                } else {
+                    error_report("Invalid parameter '%s'", key);
+                    return 1;
+                }
+            }
+            break;
+        }
+        case 'q':
+            quiet = true;
+            break;
+        case 'u':
+            break;
+        case OPTION_OBJECT:
+            process_object(optarg);
+            break;
+        default:
+            bad_option(c, argv);
+        }
+    }
+    if (optind >= argc) {
+        error_exit("Expecting image file name");
+    }
+    if (optind + 2 < argc) {
+        error_exit("Unexpected argument: %s", argv[optind + 2]);
+    }
+    if (optind + 1 < argc) {
+        size = parse_size_or_die(argv[optind + 1], "Image size");
+    }
+    if (size < 0) {
+        error_report("%s: Image creation needs a size parameter",
+                     argv[optind]);
+        return 1;
+    }
+    if (!bdrv_img_create(argv[optind], fmt, size, prealloc, quiet,
+                         &local_err)) {
+        error_reportf_err(local_err, "%s: ", argv[optind]);
+        return 1;
+    }
+    return 0;
+}
+
+/* check */
+
+static int img_check(int argc, char **argv)
+{
+    ImgOpenOptions o = { 0 };
+    BlockBackend *blk;
+    int c;
+
+    while ((c = getopt(argc, argv, ":hf:qr:T:U")) != -1) {
+        switch (c) {
+        case 'h':
+            help();
+            return 0;
+        case 'f':
+            o.fmt = optarg;
+            break;
+        case 'U':
+            o.force_share = true;
+            break;
+        case 'q':
+        case 'r':
+        case 'T':
+            break;
+        default:
+            bad_option(c, argv);
+        }
+    }
+    if (optind != argc - 1) {
+        error_exit("Expecting one image file name");
+    }
+    blk = img_open(argv[optind], &o);
+    if (!blk) {
+        return 1;
+    }
+    blk_unref(blk);
+    error_report("This image format does not support checks");
+    return 63;
+}
+
+/* map */
+
+typedef struct MapEntry {
+    int64_t start;
+    int64_t length;
+    int64_t offset;
+    int depth;
+    bool present;
+    bool zero;
+    bool data;
+    bool has_offset;
+} MapEntry;
+
+static bool map_entry_mergeable(const MapEntry *a, const MapEntry *b)
+{
+    return a->start + a->length == b->start &&
+           a->present == b->present && a->zero == b->zero &&
+           a->data == b->data && a->depth == b->depth &&
+           a->has_offset == b->has_offset &&
+           (!a->has_offset || a->offset + a->length == b->offset);
+}
+
+static void map_entry_print(const MapEntry *e, OutputFormat ofmt,
+                            const char *filename, bool last)
+{
+    if (ofmt == OFORMAT_HUMAN) {
+        if (e->data && e->has_offset) {
+            printf("%#-16" PRIx64 "%#-16" PRIx64 "%#-16" PRIx64 "%s\n",
+                   e->start, e->length, e->offset, filename);
+        }
+        return;
+    }
+    printf("{ \"start\": %" PRId64 ", \"length\": %" PRId64 ", \"depth\": %d"
+           ", \"present\": %s, \"zero\": %s, \"data\": %s", e->start,
+           e->length, e->depth, e->present ? "true" : "false",
+           e->zero ? "true" : "false", e->data ? "true" : "false");
+    if (e->has_offset) {
+        printf(", \"offset\": %" PRId64, e->offset);
+    }
+    printf("}%s", last ? "" : ",\n");
+}
+
+static int img_map(int argc, char **argv)
+{
+    static const struct option lopt[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "format", required_argument, NULL, 'f' },
+        { "output", required_argument, NULL, OPTION_OUTPUT },
+        { "object", required_argument, NULL, OPTION_OBJECT },
+        { "image-opts", no_argument, NULL, OPTION_IMAGE_OPTS },
+        { "force-share", no_argument, NULL, 'U' },
+        { "start-offset", required_argument, NULL, OPTION_START_OFFSET },
+        { "max-length", required_argument, NULL, OPTION_MAX_LENGTH },
+        { NULL, 0, NULL, 0 }
+    };
+    ImgOpenOptions o = { 0 };
+    OutputFormat ofmt = OFORMAT_HUMAN;
+    int64_t start = 0, max_length = -1, end, offset;
+    MapEntry curr = { .length = 0 };
+    const char *filename;
+    BlockBackend *blk;
+    int c, ret = 0;
+
+    while ((c = getopt_long(argc, argv, ":f:hU", lopt, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            help();
+            return 0;
+        case 'f':
+            o.fmt = optarg;
+            break;
+        case 'U':
+            o.force_share = true;
+            break;
+        case OPTION_OUTPUT:
+            ofmt = parse_output(optarg);
+            break;
+        case OPTION_OBJECT:
+            process_object(optarg);
+            break;
+        case OPTION_IMAGE_OPTS:
+            o.image_opts = true;
+            break;
+        case OPTION_START_OFFSET:
+            start = qemuio_cvtnum(optarg);
+            if (start < 0) {
+                error_report("Invalid start offset specified! You may use "
+                             "k, M, G, T, P or E suffixes for ");
+                return 1;
+            }
+            break;
+        case OPTION_MAX_LENGTH:
+            max_length = qemuio_cvtnum(optarg);
+            if (max_length < 0) {
+                error_report("Invalid max length specified! You may use "
+                             "k, M, G, T, P or E suffixes for ");
+                return 1;
+            }
+            break;
+        default:
+            bad_option(c, argv);
+        }
+    }
+    if (optind != argc - 1) {
+        error_exit("Expecting one image file name");
+    }
+    if (o.image_opts && o.fmt) {
+        error_exit("--image-opts and --format are mutually exclusive");
+    }
+    blk = img_open(argv[optind], &o);
+    if (!blk) {
+        return 1;
+    }
+    filename = img_filename(blk, argv[optind], o.image_opts);
+    end = blk_getlength(blk);
+    if (end < 0) {
+        error_report("Failed to get size for '%s'", argv[optind]);
+        blk_unref(blk);
+        return 1;
+    }
+    if (max_length >= 0 && max_length < end - start) {
+        end = start + max_length;
+    }
+
+    if (ofmt == OFORMAT_HUMAN) {
+        printf("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to",
+               "File");
+    } else {
+        printf("[");
+    }
+    for (offset = start; offset < end;) {
+        MapEntry next = { .start = offset };
+        int64_t pnum, map = 0;
+
+        ret = blk_block_status(blk, offset, MIN(end - offset, 1 << 30),
+                               &pnum, &map);
+        if (ret < 0) {
+            error_report("Could not read file metadata: %s", strerror(-ret));
+            goto out;
+        }
+        if (pnum == 0) {
+            break;
+        }
+        next.length = pnum;
+        next.data = ret & BDRV_BLOCK_DATA;
+        next.zero = ret & BDRV_BLOCK_ZERO;
+        next.present = ret & BDRV_BLOCK_ALLOCATED;
+        next.depth = next.present ? 0 : 1;
+        next.has_offset = ret & BDRV_BLOCK_OFFSET_VALID;
+        next.offset = next.has_offset ? map : 0;
+        offset += pnum;
+
+        if (curr.length && map_entry_mergeable(&curr, &next)) {
+            curr.length += next.length;
+            continue;
+        }
+        if (curr.length) {
+            map_entry_print(&curr, ofmt, filename, false);
+        }
+        curr = next;
+    }
+    ret = 0;
+out:
+    if (curr.length) {
+        map_entry_print(&curr, ofmt, filename, true);
+    }
+    if (ofmt == OFORMAT_JSON) {
+        printf("]\n");
+    }
+    blk_unref(blk);
+    return ret < 0 ? 1 : 0;
+}
+
+/* compare */
+
+/* First offset in [0, @len) where @a and @b differ, rounded to 512. */
+static int64_t compare_find_mismatch(const uint8_t *a, const uint8_t *b,
+                                     int64_t len)
+{
+    for (int64_t i = 0; i < len; i += 512) {
+        int64_t n = MIN(512, len - i);
+
+        if (memcmp(a + i, b + i, n)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/*
+ * Checks that [@offset, @end) of @blk reads as zeroes.
+ * Returns 0 (all zero), 1 (mismatch printed), or 3/4 on errors.
+ */
+static int compare_check_zero(BlockBackend *blk, const char *name,
+                              int64_t offset, int64_t end, uint8_t *buf,
+                              bool quiet)
+{
+    while (offset < end) {
+        int64_t pnum, n;
+        int ret = blk_block_status(blk, offset, end - offset, &pnum, NULL);
+
+        if (ret < 0) {
+            error_report("Sector allocation test failed for %s", name);
+            return 3;
+        }
+        n = MIN(pnum, IMG_IO_BUF_SIZE);
+        if (!(ret & BDRV_BLOCK_ZERO)) {
+            ret = blk_pread(blk, offset, n, buf, 0);
+            if (ret < 0) {
+                error_report("Error while reading offset %" PRId64 " of %s: "
+                             "%s", offset, name, strerror(-ret));
+                return 4;
+            }
+            for (int64_t i = 0; i < n; i += 512) {
+                if (!buffer_is_zero(buf + i, MIN(512, n - i))) {
+                    if (!quiet) {
+                        printf("Content mismatch at offset %" PRId64 "!\n",
+                               offset + i);
+                    }
+                    return 1;
+                }
+            }
+        }
+        offset += n;
+    }
+    return 0;
+}
+
+static int img_compare(int argc, char **argv)
+{
+    static const struct option lopt[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "object", required_argument, NULL, OPTION_OBJECT },
+        { "image-opts", no_argument, NULL, OPTION_IMAGE_OPTS },
+        { "force-share", no_argument, NULL, 'U' },
+        { NULL, 0, NULL, 0 }
+    };
+    ImgOpenOptions o1 = { .cache = "writeback" }, o2;
+    const char *fmt2 = NULL, *name1, *name2;
+    BlockBackend *blk1 = NULL, *blk2 = NULL;
+    bool strict = false, show_progress = false;
+    uint8_t *buf1 = NULL, *buf2 = NULL;
+    int64_t size1, size2, common, offset = 0;
+    Progress progress;
+    int c, ret;
+
+    while ((c = getopt_long(argc, argv, ":hf:F:T:pqsU", lopt, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            help();
+            return 0;
+        case 'f':
+            o1.fmt = optarg;
+            break;
+        case 'F':
+            fmt2 = optarg;
+            break;
+        case 'T':
+            o1.cache = optarg;
+            break;
+        case 'p':
+            show_progress = true;
+            break;
+        case 'q':
+            o1.quiet = true;
+            break;
+        case 's':
+            strict = true;
+            break;
+        case 'U':
+            o1.force_share = true;
+            break;
+        case OPTION_OBJECT:
+            process_object(optarg);
+            break;
+        case OPTION_IMAGE_OPTS:
+            o1.image_opts = true;
+            break;
+        default:
+            bad_option(c, argv);
+        }
+    }
+    /* -q wins over -p */
+    show_progress &= !o1.quiet;
+    if (optind != argc - 2) {
+        error_exit("Expecting two image file names");
+    }
+    if (o1.image_opts && (o1.fmt || fmt2)) {
+        error_exit("--image-opts and -f/-F are mutually exclusive");
+    }
+    name1 = argv[optind];
+    name2 = argv[optind + 1];
+    o2 = o1;
+    o2.fmt = fmt2;
+
+    blk1 = img_open(name1, &o1);
+    if (!blk1) {
+        return 2;
+    }
+    blk2 = img_open(name2, &o2);
+    if (!blk2) {
+        ret = 2;
+        goto out;
+    }
+    size1 = blk_getlength(blk1);
+    size2 = blk_getlength(blk2);
+    if (size1 < 0 || size2 < 0) {
+        error_report("Can't get size of %s: %s", size1 < 0 ? name1 : name2,
+                     strerror(-(size1 < 0 ? size1 : size2)));
+        ret = 4;
+        goto out;
+    }
+    buf1 = blk_blockalign(blk1, IMG_IO_BUF_SIZE);
+    buf2 = blk_blockalign(blk2, IMG_IO_BUF_SIZE);
+    progress_init(&progress, show_progress);
+
+    if (size1 != size2) {
+        if (strict) {
+            if (!o1.quiet) {
+                printf("Strict mode: Image size mismatch!\n");
+            }
+            ret = 1;
+            goto out;
+        }
+    }
+    common = MIN(size1, size2);
+
+    while (offset < common) {
+        int64_t pnum1, pnum2, n, mis;
+        int st1, st2;
+
+        st1 = blk_block_status(blk1, offset, common - offset, &pnum1, NULL);
+        if (st1 < 0) {
+            error_report("Sector allocation test failed for %s", name1);
+            ret = 3;
+            goto out;
+        }
+        st2 = blk_block_status(blk2, offset, common - offset, &pnum2, NULL);
+        if (st2 < 0) {
+            error_report("Sector allocation test failed for %s", name2);
+            ret = 3;
+            goto out;
+        }
+        n = MIN(MIN(pnum1, pnum2), IMG_IO_BUF_SIZE);
+        if (!((st1 & BDRV_BLOCK_ZERO) && (st2 & BDRV_BLOCK_ZERO))) {
+            ret = blk_pread(blk1, offset, n, buf1, 0);
+            if (ret < 0) {
+                error_report("Error while reading offset %" PRId64 " of %s: "
+                             "%s", offset, name1, strerror(-ret));
+                ret = 4;
+                goto out;
+            }
+            ret = blk_pread(blk2, offset, n, buf2, 0);
+            if (ret < 0) {
+                error_report("Error while reading offset %" PRId64 " of %s: "
+                             "%s", offset, name2, strerror(-ret));
+                ret = 4;
+                goto out;
+            }
+            mis = compare_find_mismatch(buf1, buf2, n);
+            if (mis >= 0) {
+                if (!o1.quiet) {
+                    printf("Content mismatch at offset %" PRId64 "!\n",
+                           offset + mis);
+                }
+                ret = 1;
+                goto out;
+            }
+        }
+        offset += n;
+        progress_update(&progress, offset, MAX(size1, size2));
+    }
+
+    if (size1 != size2) {
+        if (!o1.quiet) {
+            printf("Warning: Image size mismatch!\n");
+        }
+        ret = size1 > size2 ?
+              compare_check_zero(blk1, name1, common, size1, buf1,
+                                 o1.quiet) :
+              compare_check_zero(blk2, name2, common, size2, buf2,
+                                 o1.quiet);
+        if (ret) {
+            goto out;
+        }
+    }
+    progress_end(&progress);
+    show_progress = false;
+    if (!o1.quiet) {
+        printf("Images are identical.\n");
+    }
+    ret = 0;
+
+out:
+    if (show_progress) {
+        printf("\n");
+    }
+    qemu_vfree(buf1);
+    qemu_vfree(buf2);
+    blk_unref(blk2);
+    blk_unref(blk1);
+    return ret;
+}
+
+/* convert */
+
+typedef struct ConvertSource {
+    BlockBackend *blk;
+    const char *name;
+    int64_t start;              /* offset of its first byte in the output */
+    int64_t size;
+} ConvertSource;
+
+typedef enum ConvertChunkType {
+    CONVERT_DATA,
+    CONVERT_ZERO,
+} ConvertChunkType;
+
+typedef struct ImgConvertState {
+    ConvertSource *src;
+    int n_src;
+    BlockBackend *target;
+    int64_t total_size;
+    int64_t min_sparse;         /* -S: 0 disables sparse detection */
+    int64_t buf_size;
+    bool has_zero_init;         /* the target reads as zeroes already */
+    bool in_order;              /* not -W */
+    int n_coroutines;
+
+    /* Shared by the coroutines (all in the main context) */
+    int64_t next_offset;        /* start of the next chunk to take */
+    int64_t wr_offset;          /* in order: writes done up to here */
+    int64_t done_bytes;
+    CoMutex chunk_lock;         /* taking the next chunk */
+    CoQueue wr_queue;           /* waiting for wr_offset to reach them */
+    int running;
+    int ret;
+    Progress progress;
+} ImgConvertState;
+
+static ConvertSource *convert_source_at(ImgConvertState *s, int64_t offset)
+{
+    for (int i = 0; i < s->n_src; i++) {
+        if (offset < s->src[i].start + s->src[i].size) {
+            return &s->src[i];
+        }
+    }
+    return &s->src[s->n_src - 1];
+}
+
+/*
+ * The next chunk from @offset: its type and length (within one source,
+ * at most buf_size).
+ */
+static int coroutine_fn convert_chunk_status(ImgConvertState *s,
+                                             int64_t offset,
+                                             ConvertChunkType *type,
+                                             int64_t *len)
+{
+    ConvertSource *src = convert_source_at(s, offset);
+    int64_t local = offset - src->start;
+    int64_t n = MIN(s->buf_size, src->size - local);
+    int64_t pnum;
+    int ret;
+
+    *type = CONVERT_DATA;
+    *len = n;
+    if (!s->min_sparse) {
+        return 0;
+    }
+    ret = blk_co_block_status(src->blk, local, n, &pnum, NULL);
+    if (ret < 0) {
+        error_report("error while reading block status at offset %" PRId64
+                     ": %s", offset, strerror(-ret));
+        return ret;
+    }
+    if (pnum > 0) {
+        *len = MIN(pnum, n);
+    }
+    if (ret & BDRV_BLOCK_ZERO) {
+        *type = CONVERT_ZERO;
+    }
+    return 0;
+}
+
+static int coroutine_fn convert_write_zeroes(ImgConvertState *s,
+                                             int64_t offset, int64_t len)
+{
+    if (s->has_zero_init || len == 0) {
+        return 0;
+    }
+    return blk_co_pwrite_zeroes(s->target, offset, len, BDRV_REQ_MAY_UNMAP);
+}
+
+/*
+ * Writes @buf to @offset, leaving out (or zeroing) the runs of at least
+ * min_sparse zero bytes, aligned to min_sparse in the output.
+ */
+static int coroutine_fn convert_write_data(ImgConvertState *s,
+                                           int64_t offset, int64_t len,
+                                           uint8_t *buf)
+{
+    int64_t pos = 0;
+
+    if (!s->min_sparse) {
+        return blk_co_pwrite(s->target, offset, len, buf, 0);
+    }
+    while (pos < len) {
+        int64_t run = pos;
+        bool zero;
+        int ret;
+
+        /* One block: up to the next min_sparse boundary of the output. */
+        int64_t blk_end = MIN(len, QEMU_ALIGN_UP(offset + pos + 1,
+                                                 s->min_sparse) - offset);
+
+        zero = blk_end - pos == s->min_sparse &&
+               buffer_is_zero(buf + pos, blk_end - pos);
+        run = blk_end;
+        while (run < len) {
+            int64_t next_end = MIN(len, run + s->min_sparse);
+            bool next_zero = next_end - run == s->min_sparse &&
+                             buffer_is_zero(buf + run, next_end - run);
+
+            if (next_zero != zero) {
+                break;
+            }
+            run = next_end;
+        }
+        if (zero) {
+            ret = convert_write_zeroes(s, offset + pos, run - pos);
+        } else {
+            ret = blk_co_pwrite(s->target, offset + pos, run - pos,
+                                buf + pos, 0);
+        }
+        if (ret < 0) {
+            return ret;
+        }
+        pos = run;
+    }
+    return 0;
+}
+
+static void coroutine_fn convert_co(void *opaque)
+{
+    ImgConvertState *s = opaque;
+    uint8_t *buf = blk_blockalign(s->target, s->buf_size);
+
+    for (;;) {
+        int64_t offset, len;
+        ConvertChunkType type;
+        int ret;
+
+        /*
+         * Taking a chunk may yield (block status over the network): the
+         * lock keeps two coroutines from taking the same one.
+         */
+        qemu_co_mutex_lock(&s->chunk_lock);
+        offset = s->next_offset;
+        if (s->ret || offset >= s->total_size) {
+            qemu_co_mutex_unlock(&s->chunk_lock);
+            break;
+        }
+        ret = convert_chunk_status(s, offset, &type, &len);
+        if (ret < 0) {
+            s->ret = ret;
+            qemu_co_mutex_unlock(&s->chunk_lock);
+            break;
+        }
+        s->next_offset += len;
+        qemu_co_mutex_unlock(&s->chunk_lock);
+
+        if (type == CONVERT_DATA) {
+            ConvertSource *src = convert_source_at(s, offset);
+
+            ret = blk_co_pread(src->blk, offset - src->start, len, buf, 0);
+            if (ret < 0) {
+                error_report("error while reading at byte %" PRId64 ": %s",
+                             offset, strerror(-ret));
+                s->ret = ret;
+                break;
+            }
+        }
+
+        if (s->in_order) {
+            while (s->wr_offset != offset && s->ret == 0) {
+                qemu_co_queue_wait(&s->wr_queue, NULL);
+            }
+            if (s->ret) {
+                break;
+            }
+        }
+        ret = type == CONVERT_ZERO ? convert_write_zeroes(s, offset, len) :
+              convert_write_data(s, offset, len, buf);
+        if (ret < 0) {
+            error_report("error while writing at byte %" PRId64 ": %s",
+                         offset, strerror(-ret));
+            s->ret = ret;
+            break;
+        }
+        if (s->in_order) {
+            s->wr_offset += len;
+            qemu_co_queue_restart_all(&s->wr_queue);
+        }
+        s->done_bytes += len;
+        progress_update(&s->progress, s->done_bytes, s->total_size);
+    }
+
+    qemu_vfree(buf);
+    /* Let waiters see an error. */
+    qemu_co_queue_restart_all(&s->wr_queue);
+    s->running--;
+    aio_wait_kick();
+}
+
+static int convert_do_copy(ImgConvertState *s)
+{
+    qemu_co_queue_init(&s->wr_queue);
+    qemu_co_mutex_init(&s->chunk_lock);
+    s->running = s->n_coroutines;
+    for (int i = 0; i < s->n_coroutines; i++) {
+        qemu_coroutine_enter(qemu_coroutine_create(convert_co, s));
+    }
+    AIO_WAIT_WHILE(qemu_get_aio_context(), s->running > 0);
+    if (s->ret == 0) {
+        s->ret = blk_flush(s->target);
+        if (s->ret < 0) {
+            error_report("error while flushing the target: %s",
+                         strerror(-s->ret));
+        }
+    }
+    return s->ret;
+}
+
+static int img_convert(int argc, char **argv)
+{
+    static const struct option lopt[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "object", required_argument, NULL, OPTION_OBJECT },
+        { "image-opts", no_argument, NULL, OPTION_IMAGE_OPTS },
+        { "target-image-opts", no_argument, NULL,
+          OPTION_TARGET_IMAGE_OPTS },
+        { "target-is-zero", no_argument, NULL, OPTION_TARGET_IS_ZERO },
+        { "force-share", no_argument, NULL, 'U' },
+        { "salvage", no_argument, NULL, OPTION_SALVAGE },
+        { NULL, 0, NULL, 0 }
+    };
+    ImgOpenOptions so = { .cache = "writeback" };
+    ImgOpenOptions to = { .cache = "unsafe", .writable = true };
+    ImgConvertState s = {
+        .min_sparse = 4096,
+        .buf_size = IMG_IO_BUF_SIZE,
+        .in_order = true,
+        .n_coroutines = 8,
+    };
+    const char *out_fmt = "raw", *prealloc = NULL, *out_name;
+    bool no_create = false, show_progress = false, quiet = false;
+    bool target_is_zero = false;
+    Error *local_err = NULL;
+    int c, ret = 1;
+
+    while ((c = getopt_long(argc, argv, ":hf:O:B:Cco:l:S:pt:T:qnm:WUr:F:",
+                            lopt, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            help();
+            return 0;
+        case 'f':
+            so.fmt = optarg;
+            break;
+        case 'O':
+            out_fmt = optarg;
+            break;
+        case 'B':
+        case 'F':
+            error_report("Backing files are not supported: raw images have "
+                         "none");
+            return 1;
+        case 'C':
+            /* Copy offloading: we always copy through buffers. */
+            break;
+        case 'c':
+            error_report("Compression is not supported for the raw format");
+            return 1;
+        case 'o': {
+            g_autoptr(KeyVal) kv = keyval_parse(optarg, NULL, &local_err);
+
+            if (!kv) {
+                error_report_err(local_err);
+                return 1;
+            }
+            for (size_t i = 0; i < keyval_count(kv); i++) {
+                if (strcmp(keyval_nth_key(kv, i), "preallocation")) {
+                    error_report("Invalid parameter '%s'",
+                                 keyval_nth_key(kv, i));
+                    return 1;
+                }
+                prealloc = g_strdup(keyval_nth_value(kv, i));
+            }
+            break;
+        }
+        case 'l':
+            error_report("Snapshots are not supported for the raw format");
+            return 1;
+        case 'S': {
+            int64_t sval = qemuio_cvtnum(optarg);
+
+            if (sval < 0 || !QEMU_IS_ALIGNED(sval, 512) ||
+                sval > 16 * 1024 * 1024) {
+                error_report("Invalid buffer size for sparse output "
+                             "specified. Valid sizes are multiples of 512 "
+                             "up to 16777216. Select 0 to disable sparse "
+                             "detection (fully allocates output).");
+                return 1;
+            }
+            s.min_sparse = sval;
+            break;
+        }
+        case 'p':
+            show_progress = true;
+            break;
+        case 't':
+            to.cache = optarg;
+            break;
+        case 'T':
+            so.cache = optarg;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'n':
+            no_create = true;
+            break;
+        case 'm': {
+            uint64_t v;
+
+            if (qemu_parse_uint64(optarg, &v) < 0 || v < 1 ||
+                v > CONVERT_MAX_COROUTINES) {
+                error_report("Invalid number of coroutines. Allowed number "
+                             "of coroutines is between 1 and %d",
+                             CONVERT_MAX_COROUTINES);
+                return 1;
+            }
+            s.n_coroutines = v;
+            break;
+        }
+        case 'W':
+            s.in_order = false;
+            break;
+        case 'U':
+            so.force_share = true;
+            break;
+        case 'r':
+            error_report("Rate limiting (-r) is not supported");
+            return 1;
+        case OPTION_OBJECT:
+            process_object(optarg);
+            break;
+        case OPTION_IMAGE_OPTS:
+            so.image_opts = true;
+            break;
+        case OPTION_TARGET_IMAGE_OPTS:
+            to.image_opts = true;
+            break;
+        case OPTION_TARGET_IS_ZERO:
+            target_is_zero = true;
+            break;
+        case OPTION_SALVAGE:
+            error_report("--salvage is not supported");
+            return 1;
+        default:
+            bad_option(c, argv);
+        }
+    }
+    show_progress &= !quiet;
+    if (argc - optind < 2) {
+        error_exit("Must specify image file name");
+    }
+    if (so.image_opts && so.fmt) {
+        error_exit("--image-opts and -f are mutually exclusive");
+    }
+    if (to.image_opts && !no_create) {
+        error_report("--target-image-opts requires use of -n flag");
+        return 1;
+    }
+    if (target_is_zero && !no_create) {
+        error_report("--target-is-zero requires use of -n flag");
+        return 1;
+    }
+    if (!strcmp(out_fmt, "qcow2")) {
+        error_report("Image format 'qcow2' is not supported yet");
+        return 1;
+    }
+    if (strcmp(out_fmt, "raw") && !bdrv_find_driver(out_fmt)) {
+        error_report("Unknown file format '%s'", out_fmt);
+        return 1;
+    }
+    if (to.cache) {
+        int flags = 0;
+        bool wt;
+
+        if (bdrv_parse_cache_mode(to.cache, &flags, &wt) < 0) {
+            error_report("Invalid cache option: %s", to.cache);
+            return 1;
+        }
+    }
+
+    s.n_src = argc - optind - 1;
+    s.src = g_new0(ConvertSource, s.n_src);
+    out_name = argv[argc - 1];
+    for (int i = 0; i < s.n_src; i++) {
+        s.src[i].name = argv[optind + i];
+        s.src[i].blk = img_open(s.src[i].name, &so);
+        if (!s.src[i].blk) {
+            goto out;
+        }
+        s.src[i].size = blk_getlength(s.src[i].blk);
+        if (s.src[i].size < 0) {
+            error_report("Could not get size of '%s': %s", s.src[i].name,
+                         strerror(-s.src[i].size));
+            goto out;
+        }
+        s.src[i].start = s.total_size;
+        s.total_size += s.src[i].size;
+    }
+
+    if (!no_create) {
+        if (!bdrv_img_create(out_name, out_fmt, s.total_size, prealloc,
+                             true, &local_err)) {
+            error_reportf_err(local_err, "%s: error while converting %s: ",
+                              out_name, out_fmt);
+            goto out;
+        }
+        /* A new file reads as zeroes, unless it is a block device. */
+        s.has_zero_init = !prealloc || strcmp(prealloc, "full");
+        if (!strchr(out_name, ':')) {
+            struct stat st;
+
+            s.has_zero_init &= stat(out_name, &st) == 0 &&
+                               S_ISREG(st.st_mode);
+        }
+    } else {
+        s.has_zero_init = target_is_zero;
+    }
+    to.fmt = to.image_opts ? NULL : out_fmt;
+    s.target = img_open(out_name, &to);
+    if (!s.target) {
+        goto out;
+    }
+    if (no_create) {
+        int64_t tsize = blk_getlength(s.target);
+
+        if (tsize >= 0 && tsize < s.total_size) {
+            error_report("Target image is smaller than the source: %" PRId64
+                         " < %" PRId64 " bytes", tsize, s.total_size);
+            goto out;
+        }
+    }
+
+    progress_init(&s.progress, show_progress);
+    if (convert_do_copy(&s) < 0) {
+        if (show_progress) {
+            printf("\n");
+        }
+        goto out;
+    }
+    progress_end(&s.progress);
+    ret = 0;
+
+out:
+    blk_unref(s.target);
+    for (int i = 0; i < s.n_src; i++) {
+        blk_unref(s.src[i].blk);
+    }
+    g_free(s.src);
+    return ret;
+}
+
+/* bench */
+
+typedef struct BenchState {
+    BlockBackend *blk;
+    uint8_t *buf;
+    int64_t image_size;
+    int64_t start;              /* -o */
+    int64_t size;               /* -s: bytes per request */
+    int64_t step;               /* -S */
+    int count;                  /* -c */
+    int depth;                  /* -d */
+    int flush_interval;
+    bool drain_on_flush;
+    bool write;
+
+    int64_t offset;             /* of the next request */
+    int issued;
+    int in_flight;
+    int running;
+    int next_flush;             /* issue count at which to flush next */
+    bool flushing;
+    CoQueue flush_queue;        /* requests waiting for a flush to end */
+    CoQueue drain_queue;        /* the flusher waiting for in_flight == 0 */
+    int ret;
+} BenchState;
+
+static void coroutine_fn bench_co(void *opaque)
+{
+    BenchState *b = opaque;
+    int slot = b->running++;
+    uint8_t *buf = b->buf + slot * b->size;
+
+    while (b->ret == 0 && b->issued < b->count) {
+        int64_t offset;
+        int ret;
+
+        if (b->flush_interval && b->issued >= b->next_flush &&
+            !b->flushing) {
+            b->flushing = true;
+            if (b->drain_on_flush) {
+                while (b->in_flight > 0) {
+                    qemu_co_queue_wait(&b->drain_queue, NULL);
+                }
+            }
+            ret = blk_co_flush(b->blk);
+            b->flushing = false;
+            b->next_flush += b->flush_interval;
+            qemu_co_queue_restart_all(&b->flush_queue);
+            if (ret < 0) {
+                error_report("Failed flush request: %s", strerror(-ret));
+                b->ret = ret;
+                break;
+            }
+            continue;
+        }
+        if (b->flushing && b->drain_on_flush) {
+            qemu_co_queue_wait(&b->flush_queue, NULL);
+            continue;
+        }
+
+        offset = b->offset;
+        b->offset += b->step;
+        if (b->offset + b->size > b->image_size) {
+            b->offset = b->start;
+        }
+        b->issued++;
+        b->in_flight++;
+        if (b->write) {
+            ret = blk_co_pwrite(b->blk, offset, b->size, buf, 0);
+        } else {
+            ret = blk_co_pread(b->blk, offset, b->size, buf, 0);
+        }
+        b->in_flight--;
+        if (b->in_flight == 0) {
+            qemu_co_queue_restart_all(&b->drain_queue);
+        }
+        if (ret < 0) {
+            error_report("Failed request: %s", strerror(-ret));
+            b->ret = ret;
+            break;
+        }
+    }
+    qemu_co_queue_restart_all(&b->drain_queue);
+    qemu_co_queue_restart_all(&b->flush_queue);
+    b->running--;
+    aio_wait_kick();
+}
+
+static int bench_parse_int(const char *arg, const char *what, int64_t min,
+                           int64_t max)
+{
+    uint64_t v;
+
+    if (qemu_parse_uint64(arg, &v) < 0 || (int64_t)v < min ||
+        (int64_t)v > max) {
+        error_report("Invalid %s specified", what);
+        exit(EXIT_FAILURE);
+    }
+    return v;
+}
+
+static int img_bench(int argc, char **argv)
+{
+    static const struct option lopt[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "flush-interval", required_argument, NULL, OPTION_FLUSH_INTERVAL },
+        { "image-opts", no_argument, NULL, OPTION_IMAGE_OPTS },
+        { "pattern", required_argument, NULL, OPTION_PATTERN },
+        { "no-drain", no_argument, NULL, OPTION_NO_DRAIN },
+        { "force-share", no_argument, NULL, 'U' },
+        { "object", required_argument, NULL, OPTION_OBJECT },
+        { NULL, 0, NULL, 0 }
+    };
+    ImgOpenOptions o = { .cache = "writeback" };
+    BenchState b = {
+        .count = 75000,
+        .depth = 64,
+        .size = 4096,
+        .step = -1,
+        .drain_on_flush = true,
+    };
+    bool quiet = false, no_drain = false;
+    int pattern = 0, c, ret = 1;
+    int64_t t;
+
+    while ((c = getopt_long(argc, argv, ":hc:d:f:ni:o:qs:S:t:wU", lopt,
+                            NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            help();
+            return 0;
+        case 'c':
+            b.count = bench_parse_int(optarg, "request count", 1, INT_MAX);
+            break;
+        case 'd':
+            b.depth = bench_parse_int(optarg, "queue depth", 1, 65536);
+            break;
+        case 'f':
+            o.fmt = optarg;
+            break;
+        case 'n':
+            o.cache = "none";
+            break;
+        case 'i':
+            if (strcmp(optarg, "threads") && strcmp(optarg, "io_uring")) {
+                error_report("Invalid aio option: %s", optarg);
+                return 1;
+            }
+            o.aio = optarg;
+            break;
+        case 'o': {
+            int64_t v = qemuio_cvtnum(optarg);
+
+            if (v < 0) {
+                error_report("Invalid offset specified");
+                return 1;
+            }
+            b.start = v;
+            break;
+        }
+        case 'q':
+            quiet = true;
+            break;
+        case 's': {
+            int64_t v = qemuio_cvtnum(optarg);
+
+            if (v <= 0 || v > INT_MAX) {
+                error_report("Invalid buffer size specified");
+                return 1;
+            }
+            b.size = v;
+            break;
+        }
+        case 'S': {
+            int64_t v = qemuio_cvtnum(optarg);
+
+            if (v < 0 || v > INT_MAX) {
+                error_report("Invalid step size specified");
+                return 1;
+            }
+            b.step = v;
+            break;
+        }
+        case 't': {
+            int flags = 0;
+            bool wt;
+
+            if (bdrv_parse_cache_mode(optarg, &flags, &wt) < 0) {
+                error_report("Invalid cache mode");
+                return 1;
+            }
+            o.cache = optarg;
+            break;
+        }
+        case 'w':
+            b.write = true;
+            o.writable = true;
+            break;
+        case 'U':
+            o.force_share = true;
+            break;
+        case OPTION_PATTERN:
+            pattern = bench_parse_int(optarg, "pattern byte", 0, 0xff);
+            break;
+        case OPTION_FLUSH_INTERVAL:
+            b.flush_interval = bench_parse_int(optarg, "flush interval", 0,
+                                               INT_MAX);
+            break;
+        case OPTION_NO_DRAIN:
+            no_drain = true;
+            break;
+        case OPTION_IMAGE_OPTS:
+            o.image_opts = true;
+            break;
+        case OPTION_OBJECT:
+            process_object(optarg);
+            break;
+        default:
+            bad_option(c, argv);
+        }
+    }
+    if (optind != argc - 1) {
+        error_exit("Expecting one image file name");
+    }
+    if (b.flush_interval && b.flush_interval < b.depth) {
+        error_report("Flush interval can't be smaller than depth");
+        return 1;
+    }
+    if (!b.write && b.flush_interval) {
+        error_report("--flush-interval is only available in write tests");
+        return 1;
+    }
+    if (no_drain && !b.flush_interval) {
+        error_report("--no-drain requires --flush-interval");
+        return 1;
+    }
+    if (o.image_opts && o.fmt) {
+        error_exit("--image-opts and --format are mutually exclusive");
+    }
+    b.drain_on_flush = !no_drain;
+    if (b.step < 0) {
+        b.step = b.size;
+    }
+
+    b.blk = img_open(argv[optind], &o);
+    if (!b.blk) {
+        return 1;
+    }
+    b.image_size = blk_getlength(b.blk);
+    if (b.image_size < 0) {
+        error_report("Could not get the image size: %s",
+                     strerror(-b.image_size));
+        goto out;
+    }
+    if (b.start > b.image_size || b.size > b.image_size - b.start) {
+        error_report("Request of %" PRId64 " bytes at offset %" PRId64
+                     " does not fit in the image (%" PRId64 " bytes)",
+                     b.size, b.start, b.image_size);
+        goto out;
+    }
+    b.offset = b.start;
+    b.next_flush = b.flush_interval;
+
+    if (!quiet) {
+        printf("Sending %d %s requests, %" PRId64 " bytes each, %d in "
+               "parallel (starting at offset %" PRId64 ", step size %"
+               PRId64 ")\n", b.count, b.write ? "write" : "read", b.size,
+               b.depth, b.start, b.step);
+        if (b.flush_interval) {
+            printf("Sending flush every %d requests\n", b.flush_interval);
+        }
+        fflush(stdout);
+    }
+
+    b.depth = MIN(b.depth, b.count);
+    b.buf = blk_blockalign(b.blk, b.size * b.depth);
+    memset(b.buf, pattern, b.size * b.depth);
+    qemu_co_queue_init(&b.flush_queue);
+    qemu_co_queue_init(&b.drain_queue);
+
+    t = g_get_monotonic_time();
+    for (int i = 0; i < b.depth; i++) {
+        qemu_coroutine_enter(qemu_coroutine_create(bench_co, &b));
+    }
+    AIO_WAIT_WHILE(qemu_get_aio_context(), b.running > 0);
+    if (b.ret == 0 && b.write && b.flush_interval) {
+        b.ret = blk_flush(b.blk);
+    }
+    t = g_get_monotonic_time() - t;
+    if (b.ret < 0) {
+        goto out;
+    }
+    if (!quiet) {
+        printf("Run completed in %3.3f seconds.\n", t / 1000000.0);
+    }
+    ret = 0;
+
+out:
+    qemu_vfree(b.buf);
+    blk_unref(b.blk);
+    return ret;
+}
+
+/* main */
+
+typedef struct ImgCmd {
+    const char *name;
+    int (*handler)(int argc, char **argv);
+} ImgCmd;
+
+static const ImgCmd img_cmds[] = {
+    { "bench", img_bench },
+    { "check", img_check },
+    { "compare", img_compare },
+    { "convert", img_convert },
+    { "create", img_create },
+    { "info", img_info },
+    { "map", img_map },
+};
+
+int main(int argc, char **argv)
+{
+    static const struct option lopt[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { "trace", required_argument, NULL, 'T' },
+        { NULL, 0, NULL, 0 }
+    };
+    Error *local_err = NULL;
+    const char *cmdname;
+    int c, ret;
+
+    error_set_progname(argv[0]);
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 2) {
+        error_exit("Not enough arguments");
+    }
+
+    /* Options before the command name; stop at the command. */
+    while ((c = getopt_long(argc, argv, "+:hVT:", lopt, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            help();
+            return 0;
+        case 'V':
+            printf("qemu-img version " QEMU_VERSION "\n"
+                   "An independent implementation of QEMU's qemu-img.\n");
+            return 0;
+        case 'T':
+            warn_report("tracing is not supported, ignoring --trace '%s'",
+                        optarg);
+            break;
+        default:
+            bad_option(c, argv);
+        }
+    }
+    if (optind >= argc) {
+        error_exit("Not enough arguments");
+    }
+    cmdname = argv[optind];
+
+    if (qemu_init_main_loop(&local_err) < 0) {
+        error_report_err(local_err);
+        return 1;
+    }
+
+    /* The command's getopt() starts at its name, as argv[0]. */
+    argc -= optind;
+    argv += optind;
+    optind = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(img_cmds); i++) {
+        if (!strcmp(cmdname, img_cmds[i].name)) {
+            ret = img_cmds[i].handler(argc, argv);
+            user_creatable_cleanup();
+            return ret;
+        }
+    }
+    error_exit("Command not found: %s", cmdname);
+}
