@@ -8,6 +8,7 @@
 #   make bench      benchmarks (not tests)
 #   make bench-nbd  fio against our qemu-nbd and peer NBD servers
 #                   (BENCH_RUNTIME=seconds per workload, default 10)
+#   make bench-nbd-client  our qemu-img beside Debian's as NBD clients
 #   make demo       qemu-nbd serving an image to qemu-io, nbdinfo, nbdcopy
 
 BUILD ?= build
@@ -18,7 +19,7 @@ FUZZ_TARGETS = tests/fuzz/fuzz-nbd tests/fuzz/fuzz-nbd-session
 MESON_SETUP = meson setup --wipe
 
 .PHONY: all deps check check-quick check-asan check-tsan check-fuzz bench \
-	bench-nbd demo clean
+	bench-nbd bench-nbd-client demo clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -81,6 +82,9 @@ bench: all
 
 bench-nbd: all
 	tests/bench/bench-nbd.sh $(BUILD)/qemu-nbd
+
+bench-nbd-client: all
+	tests/bench/bench-nbd-client.sh $(BUILD)
 
 demo: all
 	scripts/demo-nbd.sh $(BUILD)/qemu-nbd

@@ -24,6 +24,7 @@ qemu-system-x86
 nbdkit
 libnbd-bin
 fio
+bc
 nbd-server
 linux-image-amd64
 busybox-static

@@ -5,6 +5,8 @@
  *
  * - basic I/O: writes, reads, zeroes, trims, block status and flush, with
  *   the image file checked behind the server's back;
+ * - T11: the process opens an image backed by its own export, waiting in
+ *   nested aio_poll() of the main context;
  * - concurrent requests from coroutines in two iothreads over one
  *   connection (the reader waits in one context while the writers wait in
  *   others; run under TSan), data verified;
@@ -171,6 +173,32 @@ static void test_basic(void)
     g_assert_cmpint(blk_pdiscard(blk, 0, MiB), ==, 0);
     g_assert_cmpint(blk_pread(blk, IMAGE_SIZE - 512, 1024, rbuf, 0), <, 0);
 
+    blk_unref(blk);
+    fixture_teardown(&f);
+}
+
+/*
+ * T11: a process exporting an image over NBD opens an image backed by
+ * its own export. The open and every request wait in a nested aio_poll()
+ * of the main context (no GLib dispatch), so the server must accept,
+ * negotiate and serve from there.
+ */
+static void test_own_export(void)
+{
+    Fixture f;
+    BlockBackend *blk;
+    g_autofree uint8_t *wbuf = g_malloc(MiB);
+    g_autofree uint8_t *rbuf = g_malloc(MiB);
+
+    fixture_setup(&f, NULL, 0);
+    blk = blk_new_open(f.uri, NULL, NULL, BDRV_O_RDWR, &error_abort);
+    fill(wbuf, MiB, 0, 11);
+    g_assert_cmpint(blk_pwrite(blk, 0, MiB, wbuf, 0), ==, 0);
+    g_assert_cmpint(blk_pread(blk, 0, MiB, rbuf, 0), ==, 0);
+    g_assert_true(memcmp(wbuf, rbuf, MiB) == 0);
+    g_assert_cmpint(blk_flush(blk), ==, 0);
+    check_file(&f, 0, wbuf, MiB);
+    g_assert_cmpuint(nbd_server_connection_count(f.server), ==, 1);
     blk_unref(blk);
     fixture_teardown(&f);
 }
@@ -572,6 +600,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     g_test_add_func("/nbd/client/basic", test_basic);
+    g_test_add_func("/nbd/client/T11-own-export", test_own_export);
     g_test_add_func("/nbd/client/two-iothreads", test_two_iothreads);
     g_test_add_func("/nbd/client/multi-conn", test_multi_conn);
     g_test_add_func("/nbd/client/reconnect", test_reconnect);
