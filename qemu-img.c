@@ -989,7 +989,15 @@ typedef struct ImgConvertState {
     int64_t next_offset;        /* start of the next chunk to take */
     int64_t wr_offset;          /* in order: writes done up to here */
     int64_t done_bytes;
-    CoMutex chunk_lock;         /* taking the next chunk */
+    CoMutex chunk_lock;         /* taking the next chunk, and: */
+    /*
+     * The last block status answer, [status_start, status_end) of the
+     * whole output, so that a long extent costs one query and not one per
+     * chunk (over NBD a query can be slow: servers walk their files).
+     */
+    int64_t status_start;
+    int64_t status_end;
+    ConvertChunkType status_type;
     CoQueue wr_queue;           /* waiting for wr_offset to reach them */
     int running;
     int ret;
@@ -1026,18 +1034,22 @@ static int coroutine_fn convert_chunk_status(ImgConvertState *s,
     if (!s->min_sparse) {
         return 0;
     }
-    ret = blk_co_block_status(src->blk, local, n, &pnum, NULL);
-    if (ret < 0) {
-        error_report("error while reading block status at offset %" PRId64
-                     ": %s", offset, strerror(-ret));
-        return ret;
+    if (offset < s->status_start || offset >= s->status_end) {
+        /* Ask about the rest of this source (1 GiB at most) at once. */
+        ret = blk_co_block_status(src->blk, local,
+                                  MIN(src->size - local, 1 << 30), &pnum,
+                                  NULL);
+        if (ret < 0) {
+            error_report("error while reading block status at offset %"
+                         PRId64 ": %s", offset, strerror(-ret));
+            return ret;
+        }
+        s->status_start = offset;
+        s->status_end = offset + MAX(pnum, 1);
+        s->status_type = ret & BDRV_BLOCK_ZERO ? CONVERT_ZERO : CONVERT_DATA;
     }
-    if (pnum > 0) {
-        *len = MIN(pnum, n);
-    }
-    if (ret & BDRV_BLOCK_ZERO) {
-        *type = CONVERT_ZERO;
-    }
+    *len = MIN(n, s->status_end - offset);
+    *type = s->status_type;
     return 0;
 }
 

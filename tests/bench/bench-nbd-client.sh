@@ -118,7 +118,7 @@ for server in nbdkit qemu-nbd; do
             "$(echo "scale=1; 200000 / $four" | bc)" \
             "$(echo "scale=1; 200000 / $one" | bc)" \
             "$(echo "scale=4; $one / $four" | bc)"
-        o=$(best_time "$OURS" convert -f raw -O raw --image-opts \
+        o=$(best_time "$OURS" convert -O raw --image-opts \
             "$mc,multi-conn=4" "$DIR/out.img")
         printf "%-26s %-8s %12s %12s %7.2f   (ours multi-conn=4 / Debian)\n" \
             "convert-multiconn" "MiB/s" \
