@@ -24,6 +24,7 @@
 #include "qapi/error.h"
 #include "qemu/main-loop.h"
 #include "qemu/coroutine.h"
+#include "qemu/iov.h"
 #include "io/trace.h"
 
 bool qio_channel_has_feature(QIOChannel *ioc, QIOChannelFeature feature)
@@ -666,7 +667,12 @@ ssize_t coroutine_fn qio_channel_co_readv(QIOChannel *ioc,
                          ioc->name ? ioc->name : "?");
         return -1;
     }
-    qatomic_set(&ioc->read_waited, true);
+    /*
+     * A read that filled the buffer suggests request/response traffic:
+     * the next read will likely wait too, so skip its first try. A short
+     * one means data is streaming in: try directly first next time.
+     */
+    qatomic_set(&ioc->read_waited, (size_t)ret == iov_size(iov, niov));
     return ret;
 }
 

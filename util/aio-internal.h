@@ -144,7 +144,11 @@ struct AioContext {
     QSIMPLEQ_HEAD(, CqeHandler) cqe_ready;
 
     /* Busy polling */
-    int64_t poll_max_ns;
+    int64_t poll_max_ns;        /* atomic: the limit, 0 = no polling */
+    int64_t poll_grow;          /* atomic: factor, 0 = the default 2 */
+    int64_t poll_shrink;        /* atomic: divisor, 0 = back to 0 */
+    int64_t poll_ns;            /* home thread: the current poll time */
+    bool poll_restart;          /* atomic: new parameters, start at max */
 
     ThreadPool *thread_pool;
 
@@ -167,6 +171,10 @@ bool aio_handlers_poll_ready(AioContext *ctx);
 
 /* fdmon-io_uring.c: runs the ready CqeHandlers; true if there were any. */
 bool fdmon_io_uring_dispatch_cqes(AioContext *ctx);
+/* Completions wait in the ring (a load, no system call). */
+bool fdmon_io_uring_cq_ready(AioContext *ctx);
+/* Hands the queued requests to the kernel now (before busy-polling). */
+void fdmon_io_uring_submit(AioContext *ctx);
 
 /* qemu-timer.c */
 /* ns until the first timer fires: -1 if none, 0 if already expired */

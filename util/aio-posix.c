@@ -149,34 +149,43 @@ unsigned int aio_context_handler_count(AioContext *ctx)
 }
 
 /*
- * Busy-polls the io_poll callbacks for up to ctx->poll_max_ns. Returns true
- * when one reported work; those handlers are added to @ready.
+ * Busy-polls the io_poll callbacks, and with io_uring the completion
+ * queue (aio_add_sqe() requests, fd readiness), for up to
+ * @max_ns. Returns true when one reported work; ready io_poll handlers
+ * are added to @ready, completions are left for the wait.
  */
-static bool run_poll_handlers(AioContext *ctx, AioReadyList *ready)
+static bool run_poll_handlers(AioContext *ctx, AioReadyList *ready,
+                              int64_t max_ns)
 {
-    int64_t max_ns = qatomic_read(&ctx->poll_max_ns);
-    g_autoptr(GPtrArray) pollers = g_ptr_array_new();
+    /* Runs on every wait of a polling context: no allocation. */
+    AioHandler *pollers[32];
+    size_t n = 0;
     AioHandler *node;
     int64_t end;
     bool found = false;
 
     qemu_mutex_lock(&ctx->list_lock);
     QLIST_FOREACH(node, &ctx->handlers, node) {
-        if (!node->deleted && node->io_poll) {
-            g_ptr_array_add(pollers, node);
+        if (!node->deleted && node->io_poll && n < G_N_ELEMENTS(pollers)) {
+            pollers[n++] = node;
         }
     }
     qemu_mutex_unlock(&ctx->list_lock);
-    if (!pollers->len) {
+    if (!n && !aio_has_io_uring(ctx)) {
         return false;
     }
 
+    if (aio_has_io_uring(ctx)) {
+        fdmon_io_uring_submit(ctx);
+    }
     end = get_clock() + max_ns;
     do {
-        guint i;
-
-        for (i = 0; i < pollers->len; i++) {
-            node = g_ptr_array_index(pollers, i);
+        if (aio_has_io_uring(ctx) && fdmon_io_uring_cq_ready(ctx)) {
+            found = true;
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            node = pollers[i];
             if (!qatomic_read(&node->deleted) && node->io_poll(node->opaque)) {
                 /* revents 0 marks "call io_poll_ready" for dispatch */
                 aio_ready_add(ready, node, 0);
@@ -186,6 +195,29 @@ static bool run_poll_handlers(AioContext *ctx, AioReadyList *ready)
     } while (!found && !qatomic_read(&ctx->notified) &&
              get_clock() < end);
     return found;
+}
+
+/*
+ * Adaptive polling, as QEMU's iothreads do it: after a wait of @block_ns
+ * that polling did not avoid, poll longer next time if the wait was short
+ * enough for polling to have caught it, and stop polling (or poll less)
+ * when waits are longer than poll-max-ns anyway. So an idle or slow
+ * context sleeps at once, while one in a fast request/response exchange
+ * spins briefly instead of paying for a sleep and a wake-up.
+ */
+static void adjust_poll_time(AioContext *ctx, int64_t block_ns,
+                             int64_t max_ns)
+{
+    int64_t grow = qatomic_read(&ctx->poll_grow);
+    int64_t shrink = qatomic_read(&ctx->poll_shrink);
+
+    if (block_ns > max_ns) {
+        ctx->poll_ns = shrink ? ctx->poll_ns / shrink : 0;
+    } else if (ctx->poll_ns < max_ns && block_ns > ctx->poll_ns) {
+        ctx->poll_ns = ctx->poll_ns ? ctx->poll_ns * (grow ? grow : 2) :
+                       4000;
+        ctx->poll_ns = MIN(ctx->poll_ns, max_ns);
+    }
 }
 
 static bool dispatch_ready(AioContext *ctx, AioReadyList *ready)
@@ -229,6 +261,8 @@ bool aio_poll(AioContext *ctx, bool blocking)
     AioReady stack_ready[16];
     AioReadyList ready = { .v = stack_ready, .cap = 16 };
     AioContext *thread_ctx = qemu_get_current_aio_context();
+    int64_t block_start = 0;
+    int64_t poll_max_ns;
     bool progress;
     int64_t timeout;
 
@@ -253,11 +287,23 @@ bool aio_poll(AioContext *ctx, bool blocking)
         smp_mb();
     }
     timeout = blocking ? aio_compute_timeout(ctx) : 0;
-    if (timeout != 0 && qatomic_read(&ctx->poll_max_ns) &&
-        run_poll_handlers(ctx, &ready)) {
-        timeout = 0;
+    poll_max_ns = qatomic_read(&ctx->poll_max_ns);
+    if (unlikely(qatomic_read(&ctx->poll_restart)) &&
+        qatomic_xchg(&ctx->poll_restart, false)) {
+        /* New parameters: poll for the maximum until waits say otherwise */
+        ctx->poll_ns = poll_max_ns;
+    }
+    if (timeout != 0 && poll_max_ns) {
+        if (ctx->poll_ns && run_poll_handlers(ctx, &ready, ctx->poll_ns)) {
+            timeout = 0;
+        } else {
+            block_start = get_clock();
+        }
     }
     ctx->fdmon_ops->wait(ctx, &ready, timeout);
+    if (block_start) {
+        adjust_poll_time(ctx, get_clock() - block_start, poll_max_ns);
+    }
     if (blocking) {
         qatomic_sub(&ctx->notify_me, 2);
     }

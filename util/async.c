@@ -564,7 +564,14 @@ void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns,
         error_setg(errp, "poll-max-ns must not be negative");
         return;
     }
+    if (grow < 0 || shrink < 0) {
+        error_setg(errp, "poll-grow and poll-shrink must not be negative");
+        return;
+    }
+    qatomic_set(&ctx->poll_grow, grow);
+    qatomic_set(&ctx->poll_shrink, shrink);
     qatomic_set(&ctx->poll_max_ns, max_ns);
+    qatomic_store_release(&ctx->poll_restart, true);
     if (!in_aio_context_home_thread(ctx)) {
         aio_notify(ctx);
     }

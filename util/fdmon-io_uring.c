@@ -172,6 +172,19 @@ bool fdmon_io_uring_dispatch_cqes(AioContext *ctx)
     return progress;
 }
 
+bool fdmon_io_uring_cq_ready(AioContext *ctx)
+{
+    return io_uring_cq_ready(&ctx->ring) > 0;
+}
+
+void fdmon_io_uring_submit(AioContext *ctx)
+{
+    qemu_mutex_lock(&ctx->list_lock);
+    prepare_sqes_locked(ctx);
+    qemu_mutex_unlock(&ctx->list_lock);
+    io_uring_submit(&ctx->ring);
+}
+
 bool aio_has_io_uring(AioContext *ctx)
 {
     return ctx->fdmon_ops == &fdmon_io_uring_ops;

@@ -79,6 +79,8 @@ static void iothread_instance_init(Object *obj)
 
     qemu_sem_init(&iothread->init_done_sem, 0);
     iothread->thread_id = -1;
+    /* QEMU's default: adaptive polling for up to 32 us before sleeping. */
+    iothread->poll_max_ns = IOTHREAD_POLL_MAX_NS_DEFAULT;
 }
 
 static void iothread_instance_finalize(Object *obj)

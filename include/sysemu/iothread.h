@@ -2,7 +2,8 @@
  * IOThreads: threads that each run one AioContext's event loop.
  *
  * Created with iothread_create() or as a user-creatable object:
- *   --object iothread,id=iothread0[,poll-max-ns=N]
+ *   --object iothread,id=iothread0[,poll-max-ns=N][,poll-grow=N]
+ *            [,poll-shrink=N]
  */
 #ifndef SYSEMU_IOTHREAD_H
 #define SYSEMU_IOTHREAD_H
@@ -11,6 +12,12 @@
 #include "qom/object.h"
 
 #define TYPE_IOTHREAD "iothread"
+
+/*
+ * As QEMU's: by default an iothread busy-polls adaptively for up to this
+ * long before it sleeps (poll-max-ns=0 turns polling off).
+ */
+#define IOTHREAD_POLL_MAX_NS_DEFAULT 32768
 
 OBJECT_DECLARE_SIMPLE_TYPE(IOThread, IOTHREAD)
 
@@ -25,7 +32,7 @@ struct IOThread {
     int thread_id;
     char *name;                     /* id given to iothread_create() */
 
-    int64_t poll_max_ns;
+    int64_t poll_max_ns;            /* IOTHREAD_POLL_MAX_NS_DEFAULT */
     int64_t poll_grow;
     int64_t poll_shrink;
 };
