@@ -66,8 +66,6 @@ struct QIOChannel {
     AioContext *write_ctx;
     Coroutine *write_coroutine;
     bool follow_coroutine_ctx;
-    /* The last qio_channel_co_readv() had to wait (reader's, atomic). */
-    bool read_waited;
 };
 
 struct QIOChannelClass {
