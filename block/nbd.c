@@ -831,8 +831,9 @@ static int coroutine_fn nbd_conn_get_slot(NBDConn *c, bool *tried)
     qemu_mutex_unlock(&c->lock);
     if (reader) {
         bdrv_inc_in_flight(c->s->bs);
-        aio_co_schedule(qemu_get_current_aio_context(),
-                        qemu_coroutine_create(nbd_reader_entry, reader));
+        /* From our coroutine: it starts as soon as we yield, no BH. */
+        aio_co_enter(qemu_get_current_aio_context(),
+                     qemu_coroutine_create(nbd_reader_entry, reader));
     }
     return i;
 }
