@@ -11,6 +11,11 @@
  * eventfd registered with the ring; its handler, in the same context,
  * stores each result and wakes the request's coroutine with aio_co_wake().
  *
+ * When the context's fd monitor is itself io_uring, requests go to that
+ * ring instead (aio_add_sqe()): submitted by the event loop's own
+ * io_uring_enter, completed without the eventfd hop. The private ring
+ * then stays idle; it still serves epoll contexts.
+ *
  * The ring is kept as the context's private data while it has users
  * (file nodes with aio=io_uring in that context); the last luring_put()
  * detaches it from the context at once and frees it from a bottom half
@@ -221,26 +226,22 @@ AioContext *luring_get_aio_context(LuringState *s)
     return s->ctx;
 }
 
-int coroutine_fn luring_co_submit(LuringState *s, LuringOp op, int fd,
-                                  uint64_t offset, QEMUIOVector *qiov,
-                                  uint64_t len, int arg)
-{
-    LuringRequest req = { .co = qemu_coroutine_self() };
-    struct io_uring_sqe *sqe;
+/* A request on the context's own ring (aio_add_sqe()). */
+typedef struct LuringCtxRequest {
+    CqeHandler handler;
+    Coroutine *co;
+    LuringOp op;
+    int fd;
+    uint64_t offset;
+    QEMUIOVector *qiov;
+    uint64_t len;
+    int arg;
+} LuringCtxRequest;
 
-    assert(qemu_get_current_aio_context() == s->ctx);
-    while (s->in_flight >= LURING_MAX_IN_FLIGHT) {
-        qemu_co_queue_wait(&s->full_queue, NULL);
-    }
-    sqe = io_uring_get_sqe(&s->ring);
-    if (!sqe) {
-        /* The submission queue is full: hand it over now. */
-        io_uring_submit(&s->ring);
-        sqe = io_uring_get_sqe(&s->ring);
-        if (!sqe) {
-            return -EAGAIN;
-        }
-    }
+static void luring_prep_sqe(struct io_uring_sqe *sqe, LuringOp op, int fd,
+                            uint64_t offset, QEMUIOVector *qiov,
+                            uint64_t len, int arg)
+{
     switch (op) {
     case LURING_READ:
         io_uring_prep_readv(sqe, fd, qiov->iov, qiov->niov, offset);
@@ -256,6 +257,60 @@ int coroutine_fn luring_co_submit(LuringState *s, LuringOp op, int fd,
         io_uring_prep_fallocate(sqe, fd, arg, offset, len);
         break;
     }
+}
+
+static void luring_ctx_prep(struct io_uring_sqe *sqe, void *opaque)
+{
+    LuringCtxRequest *r = opaque;
+
+    luring_prep_sqe(sqe, r->op, r->fd, r->offset, r->qiov, r->len, r->arg);
+}
+
+static void luring_ctx_done(CqeHandler *handler)
+{
+    LuringCtxRequest *r = container_of(handler, LuringCtxRequest, handler);
+
+    aio_co_wake(r->co);
+}
+
+int coroutine_fn luring_co_submit(LuringState *s, LuringOp op, int fd,
+                                  uint64_t offset, QEMUIOVector *qiov,
+                                  uint64_t len, int arg)
+{
+    LuringRequest req = { .co = qemu_coroutine_self() };
+    struct io_uring_sqe *sqe;
+
+    assert(qemu_get_current_aio_context() == s->ctx);
+    if (aio_has_io_uring(s->ctx)) {
+        /*
+         * The context's fd monitor is a ring too: put the request there,
+         * so that the event loop's one io_uring_enter submits it, waits
+         * for it and for the sockets, with no eventfd in between.
+         */
+        LuringCtxRequest r = {
+            .handler.cb = luring_ctx_done,
+            .co = req.co,
+            .op = op, .fd = fd, .offset = offset, .qiov = qiov,
+            .len = len, .arg = arg,
+        };
+
+        aio_add_sqe(luring_ctx_prep, &r, &r.handler);
+        qemu_coroutine_yield();
+        return r.handler.res;
+    }
+    while (s->in_flight >= LURING_MAX_IN_FLIGHT) {
+        qemu_co_queue_wait(&s->full_queue, NULL);
+    }
+    sqe = io_uring_get_sqe(&s->ring);
+    if (!sqe) {
+        /* The submission queue is full: hand it over now. */
+        io_uring_submit(&s->ring);
+        sqe = io_uring_get_sqe(&s->ring);
+        if (!sqe) {
+            return -EAGAIN;
+        }
+    }
+    luring_prep_sqe(sqe, op, fd, offset, qiov, len, arg);
     io_uring_sqe_set_data(sqe, &req);
     s->in_flight++;
     if (io_uring_sq_ready(&s->ring) >= LURING_MAX_BATCH) {
