@@ -529,25 +529,14 @@ static void process_objects(QemuNbd *s)
 
 static QCryptoTLSCreds *get_tls_creds(const char *id, bool list)
 {
-    Object *obj = object_resolve_path_component(object_get_objects_root(),
-                                                id);
-    QCryptoTLSCreds *creds;
     Error *local_err = NULL;
+    QCryptoTLSCreds *creds = qcrypto_tls_creds_find(id, list ?
+                                 QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT :
+                                 QCRYPTO_TLS_CREDS_ENDPOINT_SERVER,
+                                 &local_err);
 
-    if (!obj) {
-        die("No TLS credentials with id '%s'", id);
-    }
-    creds = (QCryptoTLSCreds *)object_dynamic_cast(obj,
-                                                   TYPE_QCRYPTO_TLS_CREDS);
     if (!creds) {
-        die("Object with id '%s' is not TLS credentials", id);
-    }
-    if (!qcrypto_tls_creds_check_endpoint(creds, list ?
-                                          QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT :
-                                          QCRYPTO_TLS_CREDS_ENDPOINT_SERVER,
-                                          &local_err)) {
-        error_report("TLS credentials '%s': %s", id,
-                     error_get_pretty(local_err));
+        error_report_err(local_err);
         exit(EXIT_FAILURE);
     }
     return creds;

@@ -1395,31 +1395,6 @@ fail:
     return NULL;
 }
 
-static QCryptoTLSCreds *nbd_get_tls_creds(const char *id, Error **errp)
-{
-    Object *obj = object_resolve_path_component(object_get_objects_root(),
-                                                id);
-    QCryptoTLSCreds *creds;
-
-    if (!obj) {
-        error_setg(errp, "No TLS credentials with id '%s'", id);
-        return NULL;
-    }
-    creds = (QCryptoTLSCreds *)object_dynamic_cast(obj,
-                                                   TYPE_QCRYPTO_TLS_CREDS);
-    if (!creds) {
-        error_setg(errp, "Object with id '%s' is not TLS credentials", id);
-        return NULL;
-    }
-    if (!qcrypto_tls_creds_check_endpoint(creds,
-                                          QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT,
-                                          errp)) {
-        return NULL;
-    }
-    object_ref(OBJECT(creds));
-    return creds;
-}
-
 static NBDConn *nbd_conn_new(BDRVNBDState *s)
 {
     NBDConn *c = g_new0(NBDConn, 1);
@@ -1532,9 +1507,11 @@ static void nbd_close_conns(BDRVNBDState *s)
         qatomic_set(&c->state, NBD_CONN_CLOSED);
         qemu_mutex_unlock(&c->lock);
     }
-    /* A reconnect coroutine counts in flight; let it see CLOSED. */
-    AIO_WAIT_WHILE(bdrv_get_aio_context(s->bs),
-                   qatomic_read(&s->bs->in_flight) > 0);
+    /*
+     * Nothing of ours runs any more: bdrv_close() drained the node (the
+     * reader and reconnect coroutines count as in flight), and a failed
+     * open never started them.
+     */
     for (unsigned int i = 0; i < s->nconns; i++) {
         NBDConn *c = s->conns[i];
 
@@ -1554,7 +1531,6 @@ static int nbd_open(BlockDriverState *bs, const KeyVal *options, int flags,
     bool tls_required;
     uint64_t delay, open_timeout, nconns;
     NBDOpenJob job = { .s = s };
-    g_autofree char *addr_str = NULL;
 
     s->bs = bs;
     if (!keyval_get_bool(options, "tls-required", false, &tls_required,
@@ -1593,10 +1569,13 @@ static int nbd_open(BlockDriverState *bs, const KeyVal *options, int flags,
         return -EINVAL;
     }
     if (creds_id) {
-        s->tls_creds = nbd_get_tls_creds(creds_id, errp);
+        s->tls_creds = qcrypto_tls_creds_find(creds_id,
+                                              QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT,
+                                              errp);
         if (!s->tls_creds) {
             goto fail;
         }
+        object_ref(OBJECT(s->tls_creds));
         if (!hostname && s->addr->type == SOCKET_ADDRESS_TYPE_INET) {
             hostname = s->addr->u.inet.host;
         }
@@ -1633,7 +1612,6 @@ static int nbd_open(BlockDriverState *bs, const KeyVal *options, int flags,
         ((s->info.flags & NBD_FLAG_SEND_FAST_ZERO) ?
          BDRV_REQ_NO_FALLBACK : 0);
 
-    addr_str = socket_address_to_string(s->addr);
     if (s->addr->type == SOCKET_ADDRESS_TYPE_UNIX) {
         bs->filename = g_strdup_printf("nbd%s+unix:///%s?socket=%s",
                                        s->tls_creds ? "s" : "", s->export,

@@ -332,3 +332,28 @@ static void qcrypto_tls_creds_register_types(void)
 }
 
 type_init(qcrypto_tls_creds_register_types)
+
+QCryptoTLSCreds *qcrypto_tls_creds_find(const char *id,
+                                        QCryptoTLSCredsEndpoint endpoint,
+                                        Error **errp)
+{
+    Object *obj = object_resolve_path_component(object_get_objects_root(),
+                                                id);
+    QCryptoTLSCreds *creds;
+
+    if (!obj) {
+        error_setg(errp, "No TLS credentials with id '%s'", id);
+        return NULL;
+    }
+    creds = (QCryptoTLSCreds *)object_dynamic_cast(obj,
+                                                   TYPE_QCRYPTO_TLS_CREDS);
+    if (!creds) {
+        error_setg(errp, "Object with id '%s' is not TLS credentials", id);
+        return NULL;
+    }
+    if (!qcrypto_tls_creds_check_endpoint(creds, endpoint, errp)) {
+        error_prepend(errp, "TLS credentials '%s': ", id);
+        return NULL;
+    }
+    return creds;
+}

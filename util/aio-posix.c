@@ -159,6 +159,7 @@ static bool run_poll_handlers(AioContext *ctx, AioReadyList *ready,
 {
     /* Runs on every wait of a polling context: no allocation. */
     AioHandler *pollers[32];
+    bool uring = aio_has_io_uring(ctx);
     size_t n = 0;
     AioHandler *node;
     int64_t end;
@@ -171,16 +172,16 @@ static bool run_poll_handlers(AioContext *ctx, AioReadyList *ready,
         }
     }
     qemu_mutex_unlock(&ctx->list_lock);
-    if (!n && !aio_has_io_uring(ctx)) {
+    if (!n && !uring) {
         return false;
     }
 
-    if (aio_has_io_uring(ctx)) {
+    if (uring) {
         fdmon_io_uring_submit(ctx);
     }
     end = get_clock() + max_ns;
     do {
-        if (aio_has_io_uring(ctx) && fdmon_io_uring_cq_ready(ctx)) {
+        if (uring && fdmon_io_uring_cq_ready(ctx)) {
             found = true;
             break;
         }

@@ -98,6 +98,21 @@ bool qcrypto_tls_creds_check_endpoint(QCryptoTLSCreds *creds,
                                       Error **errp);
 
 /**
+ * qcrypto_tls_creds_find:
+ * @id: the id of an --object
+ * @endpoint: the side the credentials are to serve
+ * @errp: error object
+ *
+ * Looks up the user-created object @id and checks that it is TLS
+ * credentials made for @endpoint. Main thread.
+ *
+ * Returns: (transfer none): the credentials, or NULL with @errp set.
+ */
+QCryptoTLSCreds *qcrypto_tls_creds_find(const char *id,
+                                        QCryptoTLSCredsEndpoint endpoint,
+                                        Error **errp);
+
+/**
  * qcrypto_tls_creds_get_path:
  * @creds: the credentials
  * @filename: a file name inside the "dir" directory

@@ -366,25 +366,6 @@ typedef struct FakeServer {
     GThread *thread;
 } FakeServer;
 
-static bool fx(bool rd, int fd, void *buf, size_t len)
-{
-    char *p = buf;
-
-    while (len) {
-        ssize_t n = rd ? read(fd, p, len) : write(fd, p, len);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return false;
-        }
-        p += n;
-        len -= n;
-    }
-    return true;
-}
-
 static bool fake_opt_reply(int fd, uint32_t opt, uint32_t type,
                            const void *data, uint32_t len)
 {
@@ -394,8 +375,8 @@ static bool fake_opt_reply(int fd, uint32_t opt, uint32_t type,
     nbd_put32(hdr + 8, opt);
     nbd_put32(hdr + 12, type);
     nbd_put32(hdr + 16, len);
-    return fx(false, fd, hdr, 20) && (!len || fx(false, fd, (void *)data,
-                                                   len));
+    return test_xio(false, fd, hdr, 20) &&
+           (!len || test_xio(false, fd, (void *)data, len));
 }
 
 static gpointer fake_server_thread(gpointer opaque)
@@ -411,14 +392,14 @@ static gpointer fake_server_thread(gpointer opaque)
     nbd_put64(buf, NBD_INIT_MAGIC);
     nbd_put64(buf + 8, NBD_OPTS_MAGIC);
     nbd_put16(buf + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
-    if (!fx(false, fd, buf, 18) || !fx(true, fd, buf, 4)) {
+    if (!test_xio(false, fd, buf, 18) || !test_xio(true, fd, buf, 4)) {
         goto out;
     }
     for (;;) {
         uint32_t opt, len;
         g_autofree uint8_t *data = NULL;
 
-        if (!fx(true, fd, buf, 16)) {
+        if (!test_xio(true, fd, buf, 16)) {
             goto out;
         }
         opt = nbd_get32(buf + 8);
@@ -427,7 +408,7 @@ static gpointer fake_server_thread(gpointer opaque)
             goto out;
         }
         data = g_malloc(len + 1);
-        if (!fx(true, fd, data, len)) {
+        if (!test_xio(true, fd, data, len)) {
             goto out;
         }
         if (opt == NBD_OPT_STRUCTURED_REPLY) {
@@ -455,7 +436,7 @@ static gpointer fake_server_thread(gpointer opaque)
     }
 
     /* Transmission: misbehave on the first request (a 4 KiB read). */
-    if (!fx(true, fd, buf, NBD_REQUEST_SIZE)) {
+    if (!test_xio(true, fd, buf, NBD_REQUEST_SIZE)) {
         goto out;
     }
     {
@@ -468,7 +449,7 @@ static gpointer fake_server_thread(gpointer opaque)
         switch (fs->how) {
         case BAD_MAGIC:
             nbd_put32(rep, 0x12345678);
-            fx(false, fd, rep, 20);
+            test_xio(false, fd, rep, 20);
             break;
         case BAD_COOKIE:
         case CHUNK_OUTSIDE:
@@ -482,11 +463,11 @@ static gpointer fake_server_thread(gpointer opaque)
                       8 + len);
             nbd_put64(rep + 20, fs->how == CHUNK_OUTSIDE ? from + 512 :
                       from);
-            fx(false, fd, rep, 28);
+            test_xio(false, fd, rep, 28);
             if (fs->how == CUT_OFF) {
                 g_autofree uint8_t *half = g_malloc0(len / 2);
 
-                fx(false, fd, half, len / 2);
+                test_xio(false, fd, half, len / 2);
             }
             break;
         case SIMPLE_DATA_IN_STRUCTURED: {
@@ -495,8 +476,8 @@ static gpointer fake_server_thread(gpointer opaque)
             nbd_put32(rep, NBD_SIMPLE_REPLY_MAGIC);
             nbd_put32(rep + 4, 0);
             nbd_put64(rep + 8, cookie);
-            fx(false, fd, rep, 16);
-            fx(false, fd, data, len);
+            test_xio(false, fd, rep, 16);
+            test_xio(false, fd, data, len);
             break;
         }
         case BAD_BLOCK_SIZE:

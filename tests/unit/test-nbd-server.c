@@ -57,34 +57,14 @@ typedef struct TestClient {
     GThread *thread;
 } TestClient;
 
-/* Reads or writes all of @buf on a blocking fd; false on EOF or error. */
-static bool xio(bool rd, int fd, void *buf, size_t len)
-{
-    char *p = buf;
-
-    while (len) {
-        ssize_t n = rd ? read(fd, p, len) : write(fd, p, len);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return false;
-        }
-        p += n;
-        len -= n;
-    }
-    return true;
-}
-
 static bool xwrite(int fd, const void *buf, size_t len)
 {
-    return xio(false, fd, (void *)buf, len);
+    return test_xio(false, fd, (void *)buf, len);
 }
 
 static bool xread(int fd, void *buf, size_t len)
 {
-    return xio(true, fd, buf, len);
+    return test_xio(true, fd, buf, len);
 }
 
 static int test_connect(const char *path)

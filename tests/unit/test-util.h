@@ -33,6 +33,29 @@ static inline bool poll_until(AioContext *ctx, bool *flag, int timeout_s)
     return __atomic_load_n(flag, __ATOMIC_ACQUIRE);
 }
 
+/*
+ * Reads (@rd) or writes all of @buf on a blocking fd; false on end of
+ * file or an error.
+ */
+static inline bool test_xio(bool rd, int fd, void *buf, size_t len)
+{
+    char *p = buf;
+
+    while (len) {
+        ssize_t n = rd ? read(fd, p, len) : write(fd, p, len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        p += n;
+        len -= n;
+    }
+    return true;
+}
+
 /* Creates @dir/@name, a file of @size zero bytes; returns its path. */
 static inline char *make_test_image(const char *dir, const char *name,
                                     off_t size)
