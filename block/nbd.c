@@ -1449,9 +1449,12 @@ static void coroutine_fn nbd_open_entry(void *opaque)
 
         error_free(job->err);
         job->err = NULL;
-        if (nbd_connect_once(s, MAX(MIN(left, NBD_CONNECT_TIMEOUT_NS),
-                                    NBD_CONNECT_TIMEOUT_NS / 10),
-                             &sioc, &ioc, &s->info, &job->err) == 0) {
+        /*
+         * open-timeout is how long to keep retrying connections that
+         * fail; a server that answers gets the whole handshake limit.
+         */
+        if (nbd_connect_once(s, NBD_CONNECT_TIMEOUT_NS, &sioc, &ioc,
+                             &s->info, &job->err) == 0) {
             break;
         }
         if (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) >= deadline) {
