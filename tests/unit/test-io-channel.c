@@ -4,6 +4,7 @@
  * TRAPS.md (T0, T1, R1, R2, R3). Run once per fd monitor.
  */
 #include "qemu/osdep.h"
+#include <poll.h>
 #include "io/channel-socket.h"
 #include "io/channel-util.h"
 #include "qemu/main-loop.h"
@@ -443,6 +444,27 @@ static void coroutine_fn wake_reader_co(void *opaque)
 }
 
 /*
+ * Writes one byte to the non-blocking @fd. Each one-byte write costs a
+ * whole socket buffer entry, so a reader thread that the scheduler holds
+ * back for a moment lets the buffer fill: wait for room then, for at most
+ * 10 s (a reader that never comes back is a failure, not a hang).
+ */
+static void send_byte_waiting(int fd, uint8_t c)
+{
+    for (;;) {
+        struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+        ssize_t n = write(fd, &c, 1);
+
+        if (n == 1) {
+            return;
+        }
+        g_assert_cmpint(n, ==, -1);
+        g_assert_cmpint(errno, ==, EAGAIN);
+        g_assert_cmpint(poll(&pfd, 1, 10 * 1000), ==, 1);
+    }
+}
+
+/*
  * qio_channel_wake_read() from another thread against a reader whose read
  * may be an io_uring request in flight, while data arrives: every byte
  * arrives once and in order, every wake only makes the reader look again.
@@ -464,7 +486,7 @@ static void test_uring_read_wake_no_loss(void)
         if (i % 3 != 1) {
             qio_channel_wake_read(x);
         }
-        g_assert_cmpint(write(channel_fd(y), &c, 1), ==, 1);
+        send_byte_waiting(channel_fd(y), c);
         if (i % 5 == 0) {
             qio_channel_wake_read(x);
             g_usleep(20);
