@@ -23,6 +23,8 @@
  * one writer blocks another, whose check finds byte 200 + 1 locked.
  */
 #include "qemu/osdep.h"
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include "block/block_int.h"
 #include "block/raw-aio.h"
 #include "block/thread-pool.h"
@@ -64,6 +66,14 @@ typedef struct BDRVRawState {
     bool has_punch_hole;
     bool has_zero_range;
     bool has_rwf_dsync;
+    /*
+     * Reads, writes and flushes run inline in the requesting coroutine:
+     * the file lives in memory (tmpfs, ramfs), so they never wait for a
+     * device. io_uring cannot do them without waiting (tmpfs has no
+     * RWF_NOWAIT) and hands every one to a worker thread, as aio=threads
+     * does: two context switches around what is one memory copy.
+     */
+    bool inline_rw;
     /*
      * The last data region SEEK_DATA/SEEK_HOLE found, [start, end): on
      * tmpfs and others SEEK_HOLE walks the page cache up to the next hole,
@@ -216,7 +226,10 @@ static int coroutine_fn raw_submit(BlockDriverState *bs, LuringOp op,
     do {
         use_ring = ring && luring_get_aio_context(ring) ==
                            qemu_get_current_aio_context();
-        if (use_ring) {
+        if (s->inline_rw && op != LURING_FALLOCATE) {
+            use_ring = false;
+            ret = raw_thread_fn(&d);
+        } else if (use_ring) {
             ret = luring_co_submit(ring, op, s->fd, offset, qiov, len, arg);
         } else {
             ret = thread_pool_submit_co(raw_thread_fn, &d);
@@ -368,21 +381,34 @@ static int coroutine_fn raw_co_pwrite_zeroes(BlockDriverState *bs,
             return ret;
         }
     }
-    if (!qatomic_read(&s->has_zero_range) ||
-        (s->is_blockdev && (flags & BDRV_REQ_NO_FALLBACK))) {
+    if (s->is_blockdev && (flags & BDRV_REQ_NO_FALLBACK)) {
         /* A block device may emulate zeroing by writing: not fast. */
         return -ENOTSUP;
     }
-    /* Zeroed ranges may read back as holes (unwritten extents). */
-    raw_forget_data_region(s);
-    ret = raw_submit(bs, LURING_FALLOCATE, offset, NULL, bytes,
-                     FALLOC_FL_ZERO_RANGE);
-    raw_forget_data_region(s);
-    if (raw_errno_unsupported(ret)) {
+    if (qatomic_read(&s->has_zero_range)) {
+        /* Zeroed ranges may read back as holes (unwritten extents). */
+        raw_forget_data_region(s);
+        ret = raw_submit(bs, LURING_FALLOCATE, offset, NULL, bytes,
+                         FALLOC_FL_ZERO_RANGE);
+        raw_forget_data_region(s);
+        if (!raw_errno_unsupported(ret)) {
+            return ret;
+        }
         qatomic_set(&s->has_zero_range, false);
+    }
+    if (s->is_blockdev) {
         return -ENOTSUP;
     }
-    return ret;
+    /*
+     * No ZERO_RANGE (tmpfs, for one): punch the range out, then allocate
+     * it again, which gives zeroes that stay allocated.
+     */
+    ret = raw_punch_hole(bs, offset, bytes);
+    if (ret < 0) {
+        return ret;
+    }
+    return raw_submit(bs, LURING_FALLOCATE, offset, NULL, bytes,
+                      FALLOC_FL_KEEP_SIZE);
 }
 
 static int coroutine_fn raw_co_pdiscard(BlockDriverState *bs,
@@ -570,6 +596,17 @@ static bool raw_parse_filename(const char *filename, KeyVal *options,
     return keyval_add(options, "filename", filename, errp);
 }
 
+/* Is @fd a regular file whose data lives in memory? */
+static bool raw_is_memory_backed(int fd, const struct stat *st)
+{
+    struct statfs fs;
+
+    if (!S_ISREG(st->st_mode) || fstatfs(fd, &fs) < 0) {
+        return false;
+    }
+    return fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
+}
+
 static int raw_open(BlockDriverState *bs, const KeyVal *options, int flags,
                     Error **errp)
 {
@@ -633,6 +670,7 @@ static int raw_open(BlockDriverState *bs, const KeyVal *options, int flags,
         goto fail;
     }
     s->is_blockdev = S_ISBLK(st.st_mode);
+    s->inline_rw = raw_is_memory_backed(s->fd, &st);
 
     if (s->use_lock) {
         uint64_t perm, shared;
@@ -680,7 +718,8 @@ static int raw_open(BlockDriverState *bs, const KeyVal *options, int flags,
                              filename);
         }
     }
-    trace_file_open(bs, filename, open_flags, s->fd, s->ring != NULL);
+    trace_file_open(bs, filename, open_flags, s->fd, s->ring != NULL,
+                    s->inline_rw);
     return 0;
 
 fail:

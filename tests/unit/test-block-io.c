@@ -1,9 +1,12 @@
 /*
  * Block I/O tests: raw over file with aio=threads and aio=io_uring, with
- * cache=writeback and cache=none (O_DIRECT), and null-co. Every test
- * checks the data it reads back.
+ * cache=writeback and cache=none (O_DIRECT), on a disk file system and on
+ * tmpfs (where file-posix reads and writes inline), and null-co. Every
+ * test checks the data it reads back.
  */
 #include "qemu/osdep.h"
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include "sysemu/block-backend.h"
 #include "block/block_int.h"
 #include "qemu/main-loop.h"
@@ -17,6 +20,7 @@ enum {
 typedef struct Config {
     const char *aio;
     bool direct;
+    bool shm;                   /* the image is on /dev/shm (tmpfs) */
 } Config;
 
 static const Config configs[] = {
@@ -24,21 +28,40 @@ static const Config configs[] = {
     { "threads", true },
     { "io_uring", false },
     { "io_uring", true },
+    { "threads", false, true },
+    { "io_uring", false, true },
 };
 
 static char *tmp_dir;
+static char *shm_dir;           /* NULL: /dev/shm is not a tmpfs here */
 static unsigned int img_counter;
 
-/* A new sparse image file of @size bytes; returns its path. */
-static char *make_image(int64_t size)
+/*
+ * A new sparse image file of @size bytes, on /dev/shm when @cfg asks for
+ * it; returns its path, or NULL (test skipped) when there is no tmpfs.
+ */
+static char *make_image_for(const Config *cfg, int64_t size)
 {
-    char *path = g_strdup_printf("%s/img%u.raw", tmp_dir, img_counter++);
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    const char *dir = cfg && cfg->shm ? shm_dir : tmp_dir;
+    char *path;
+    int fd;
+
+    if (!dir) {
+        g_test_skip("/dev/shm is not a tmpfs");
+        return NULL;
+    }
+    path = g_strdup_printf("%s/img%u.raw", dir, img_counter++);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
 
     g_assert_cmpint(fd, >=, 0);
     g_assert_cmpint(ftruncate(fd, size), ==, 0);
     close(fd);
     return path;
+}
+
+static char *make_image(int64_t size)
+{
+    return make_image_for(NULL, size);
 }
 
 /*
@@ -48,15 +71,21 @@ static char *make_image(int64_t size)
 static BlockBackend *open_image(const Config *cfg, const char *path,
                                 const char *extra)
 {
-    g_autofree char *opts = g_strdup_printf(
+    g_autofree char *opts = NULL;
+    g_autoptr(KeyVal) kv = NULL;
+    Error *err = NULL;
+    BlockDriverState *bs;
+    BlockBackend *blk;
+
+    if (!path) {
+        return NULL;            /* skipped by make_image_for() */
+    }
+    opts = g_strdup_printf(
         "driver=raw,file.driver=file,file.filename=%s,file.aio=%s,"
         "cache.direct=%s%s%s", path, cfg->aio, cfg->direct ? "on" : "off",
         extra ? "," : "", extra ? extra : "");
-    g_autoptr(KeyVal) kv = keyval_parse(opts, NULL, &error_abort);
-    Error *err = NULL;
-    BlockDriverState *bs = bdrv_open_blockdev(kv, &err);
-    BlockBackend *blk;
-
+    kv = keyval_parse(opts, NULL, &error_abort);
+    bs = bdrv_open_blockdev(kv, &err);
     if (!bs && cfg->direct && strstr(error_get_pretty(err), "O_DIRECT")) {
         g_test_skip("the file system refuses O_DIRECT");
         error_free(err);
@@ -92,7 +121,7 @@ static void fill_pattern(uint8_t *buf, size_t len, unsigned int seed)
 static void test_rw(gconstpointer opaque)
 {
     const Config *cfg = opaque;
-    g_autofree char *path = make_image(IMG_SIZE);
+    g_autofree char *path = make_image_for(cfg, IMG_SIZE);
     BlockBackend *blk = open_image(cfg, path, NULL);
     g_autofree uint8_t *wbuf = g_malloc(256 * 1024);
     g_autofree uint8_t *rbuf = g_malloc(256 * 1024);
@@ -179,7 +208,7 @@ static void test_unaligned_rmw(gconstpointer opaque)
 {
     enum { JOBS = 48, REGION = 1024 * 1024 };
     const Config *cfg = opaque;
-    g_autofree char *path = make_image(IMG_SIZE);
+    g_autofree char *path = make_image_for(cfg, IMG_SIZE);
     BlockBackend *blk = open_image(cfg, path, NULL);
     g_autofree uint8_t *expect = g_malloc0(REGION);
     g_autofree uint8_t *got = g_malloc(REGION);
@@ -236,7 +265,7 @@ static int block_status(BlockBackend *blk, int64_t offset, int64_t *pnum)
 static void test_zeroes(gconstpointer opaque)
 {
     const Config *cfg = opaque;
-    g_autofree char *path = make_image(IMG_SIZE);
+    g_autofree char *path = make_image_for(cfg, IMG_SIZE);
     BlockBackend *blk = open_image(cfg, path, "discard=unmap");
     g_autofree uint8_t *buf = g_malloc(IMG_SIZE);
     int64_t pnum;
@@ -288,7 +317,7 @@ static void test_zeroes(gconstpointer opaque)
 static void test_discard(gconstpointer opaque)
 {
     const Config *cfg = opaque;
-    g_autofree char *path = make_image(IMG_SIZE);
+    g_autofree char *path = make_image_for(cfg, IMG_SIZE);
     g_autofree uint8_t *buf = g_malloc(1024 * 1024);
     g_autofree uint8_t *got = g_malloc(1024 * 1024);
     BlockBackend *blk;
@@ -330,7 +359,7 @@ static void test_discard(gconstpointer opaque)
 static void test_block_status(gconstpointer opaque)
 {
     const Config *cfg = opaque;
-    g_autofree char *path = make_image(IMG_SIZE);
+    g_autofree char *path = make_image_for(cfg, IMG_SIZE);
     BlockBackend *blk = open_image(cfg, path, NULL);
     g_autofree uint8_t *buf = g_malloc(64 * 1024);
     int64_t pnum, map;
@@ -386,7 +415,7 @@ static void test_block_status(gconstpointer opaque)
 static void test_truncate(gconstpointer opaque)
 {
     const Config *cfg = opaque;
-    g_autofree char *path = make_image(IMG_SIZE);
+    g_autofree char *path = make_image_for(cfg, IMG_SIZE);
     BlockBackend *blk = open_image(cfg, path, NULL);
     g_autofree uint8_t *buf = g_malloc(8192);
     Error *err = NULL;
@@ -429,7 +458,7 @@ static void test_truncate(gconstpointer opaque)
 static void test_fua_flush(gconstpointer opaque)
 {
     const Config *cfg = opaque;
-    g_autofree char *path = make_image(IMG_SIZE);
+    g_autofree char *path = make_image_for(cfg, IMG_SIZE);
     BlockBackend *blk = open_image(cfg, path, NULL);
     g_autofree uint8_t *buf = g_malloc(65536);
     g_autofree uint8_t *got = g_malloc(65536);
@@ -569,14 +598,61 @@ static void test_null_co(void)
     close_image(blk);
 }
 
+typedef struct InlineRead {
+    BlockBackend *blk;
+    uint8_t *buf;
+    int ret;
+    bool done;
+} InlineRead;
+
+static void coroutine_fn inline_read_co(void *opaque)
+{
+    InlineRead *r = opaque;
+
+    r->ret = blk_co_pread(r->blk, 8192, 4096, r->buf, 0);
+    r->done = true;
+}
+
+/*
+ * On tmpfs a read is done by the time its coroutine first returns (no
+ * trip through the ring or the thread pool); elsewhere it waits for one.
+ */
+static void test_inline(gconstpointer opaque)
+{
+    const Config *cfg = opaque;
+    g_autofree char *path = make_image_for(cfg, IMG_SIZE);
+    BlockBackend *blk = open_image(cfg, path, NULL);
+    g_autofree uint8_t *wbuf = g_malloc(4096);
+    uint8_t *rbuf;
+    InlineRead r;
+
+    if (!blk) {
+        return;
+    }
+    rbuf = blk_blockalign(blk, 4096);
+    fill_pattern(wbuf, 4096, 77);
+    g_assert_cmpint(blk_pwrite(blk, 8192, 4096, wbuf, 0), ==, 0);
+    r = (InlineRead) { .blk = blk, .buf = rbuf, .ret = -EINPROGRESS };
+    qemu_coroutine_enter(qemu_coroutine_create(inline_read_co, &r));
+    g_assert_cmpint(r.done, ==, cfg->shm);
+    while (!r.done) {
+        aio_poll(qemu_get_aio_context(), true);
+    }
+    g_assert_cmpint(r.ret, ==, 0);
+    g_assert_cmpmem(rbuf, 4096, wbuf, 4096);
+    qemu_vfree(rbuf);
+    close_image(blk);
+    unlink(path);
+}
+
 static void add_config_tests(const char *name, GTestDataFunc fn)
 {
     size_t i;
 
     for (i = 0; i < ARRAY_SIZE(configs); i++) {
         g_autofree char *path = g_strdup_printf(
-            "/block/io/raw-file/%s/%s/%s", configs[i].aio,
-            configs[i].direct ? "none" : "writeback", name);
+            "/block/io/raw-file%s/%s/%s/%s", configs[i].shm ? "-shm" : "",
+            configs[i].aio, configs[i].direct ? "none" : "writeback", name);
 
         g_test_add_data_func(path, &configs[i], fn);
     }
@@ -584,12 +660,16 @@ static void add_config_tests(const char *name, GTestDataFunc fn)
 
 int main(int argc, char **argv)
 {
+    struct statfs fs;
     int ret;
 
     g_test_init(&argc, &argv, NULL);
     qemu_init_main_loop(&error_abort);
     tmp_dir = g_dir_make_tmp("test-block-io-XXXXXX", NULL);
     g_assert_nonnull(tmp_dir);
+    if (statfs("/dev/shm", &fs) == 0 && fs.f_type == TMPFS_MAGIC) {
+        shm_dir = g_mkdtemp(g_strdup("/dev/shm/test-block-io-XXXXXX"));
+    }
 
     add_config_tests("rw", test_rw);
     add_config_tests("unaligned-rmw", test_unaligned_rmw);
@@ -598,6 +678,7 @@ int main(int argc, char **argv)
     add_config_tests("block-status", test_block_status);
     add_config_tests("truncate", test_truncate);
     add_config_tests("fua-flush", test_fua_flush);
+    add_config_tests("inline", test_inline);
     g_test_add_func("/block/io/read-only", test_read_only);
     g_test_add_func("/block/io/bounds", test_bounds);
     g_test_add_func("/block/io/null-co", test_null_co);
@@ -605,5 +686,9 @@ int main(int argc, char **argv)
     ret = g_test_run();
     rmdir(tmp_dir);
     g_free(tmp_dir);
+    if (shm_dir) {
+        rmdir(shm_dir);
+        g_free(shm_dir);
+    }
     return ret;
 }
