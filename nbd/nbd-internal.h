@@ -112,6 +112,10 @@ struct NBDServer {
 
 typedef struct NBDClient NBDClient;
 
+/* Payload buffers a client keeps for reuse: how many, how many bytes. */
+#define NBD_BUF_CACHE_SLOTS 16
+#define NBD_BUF_CACHE_BYTES (32 * 1024 * 1024)
+
 struct NBDClient {
     int refcount;               /* atomic */
     NBDServer *server;
@@ -141,6 +145,15 @@ struct NBDClient {
 
     /* Serialises replies (whole structured replies chunk by chunk). */
     CoMutex send_lock;
+
+    /*
+     * Big payload buffers kept for the next request (nbd_buf_get/put);
+     * used by the client's coroutines only, so in client->ctx.
+     */
+    void *buf_cache[NBD_BUF_CACHE_SLOTS];
+    size_t buf_cache_size[NBD_BUF_CACHE_SLOTS];
+    unsigned int buf_cache_count;
+    size_t buf_cache_bytes;
 
     /* Protects the fields below. */
     QemuMutex lock;

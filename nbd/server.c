@@ -76,9 +76,77 @@ typedef struct NBDRequestData {
     NBDRequest req;
     int err;                    /* from the checks, or 0 */
     const char *msg;            /* for err */
-    void *buf;                  /* WRITE payload (qemu_vfree) */
+    void *buf;                  /* WRITE payload (nbd_buf_put) */
+    size_t buf_len;
     bool close_after;           /* the stream cannot go on after this */
 } NBDRequestData;
+
+/*
+ * Payload buffers. glibc serves every aligned allocation of 128 KiB or more
+ * with a fresh mmap (posix_memalign's padding keeps its dynamic threshold
+ * from ever catching up), so each 1 MiB read cost an mmap, 256 page faults
+ * and a munmap: a third of the server's time. Buffers that size are
+ * rounded up to a power of two and kept per client for the next request.
+ */
+#define NBD_BUF_CACHE_MIN   (128 * 1024)
+
+static size_t nbd_buf_class(size_t len)
+{
+    size_t size = NBD_BUF_CACHE_MIN;
+
+    while (size < len) {
+        size <<= 1;
+    }
+    return size;
+}
+
+static void *nbd_buf_get(NBDClient *client, size_t len)
+{
+    BlockDriverState *bs = blk_bs(client->exp->blk);
+    size_t align = bdrv_opt_mem_align(bs);
+    size_t size;
+    unsigned int i;
+
+    if (len < NBD_BUF_CACHE_MIN) {
+        return qemu_try_blockalign(bs, len);
+    }
+    size = nbd_buf_class(len);
+    for (i = 0; i < client->buf_cache_count; i++) {
+        void *buf = client->buf_cache[i];
+
+        if (client->buf_cache_size[i] == size &&
+            QEMU_IS_ALIGNED((uintptr_t)buf, align)) {
+            client->buf_cache_count--;
+            client->buf_cache[i] = client->buf_cache[client->buf_cache_count];
+            client->buf_cache_size[i] =
+                client->buf_cache_size[client->buf_cache_count];
+            client->buf_cache_bytes -= size;
+            return buf;
+        }
+    }
+    return qemu_try_blockalign(bs, size);
+}
+
+/* Gives back what nbd_buf_get(@client, @len) returned (or NULL). */
+static void nbd_buf_put(NBDClient *client, void *buf, size_t len)
+{
+    size_t size;
+
+    if (!buf) {
+        return;
+    }
+    size = nbd_buf_class(len);
+    if (len < NBD_BUF_CACHE_MIN ||
+        client->buf_cache_count == NBD_BUF_CACHE_SLOTS ||
+        client->buf_cache_bytes + size > NBD_BUF_CACHE_BYTES) {
+        qemu_vfree(buf);
+        return;
+    }
+    client->buf_cache[client->buf_cache_count] = buf;
+    client->buf_cache_size[client->buf_cache_count] = size;
+    client->buf_cache_count++;
+    client->buf_cache_bytes += size;
+}
 
 /* Client lifetime */
 
@@ -125,6 +193,9 @@ static void nbd_client_free_bh(void *opaque)
     qio_channel_close(QIO_CHANNEL(client->sioc), NULL);
     object_unref(OBJECT(client->ioc));
     object_unref(OBJECT(client->sioc));
+    while (client->buf_cache_count) {
+        qemu_vfree(client->buf_cache[--client->buf_cache_count]);
+    }
     qemu_co_mutex_destroy(&client->send_lock);
     qemu_mutex_destroy(&client->lock);
     g_free(client->peer);
@@ -648,7 +719,7 @@ static int coroutine_fn nbd_co_handle_read(NBDClient *client,
               nbd_co_send_chunk_none(client, req);
         return ret < 0 ? NBD_SEND_FAILED : NBD_REPLIED;
     }
-    buf = qemu_try_blockalign(blk_bs(blk), req->len);
+    buf = nbd_buf_get(client, req->len);
     if (!buf) {
         return -ENOMEM;
     }
@@ -666,7 +737,7 @@ static int coroutine_fn nbd_co_handle_read(NBDClient *client,
             ret = nbd_co_send_chunk_data(client, req, req->from, buf,
                                          req->len, true);
         }
-        qemu_vfree(buf);
+        nbd_buf_put(client, buf, req->len);
         return ret < 0 ? NBD_SEND_FAILED : NBD_REPLIED;
     }
 
@@ -705,7 +776,7 @@ static int coroutine_fn nbd_co_handle_read(NBDClient *client,
         }
         progress += pnum;
     }
-    qemu_vfree(buf);
+    nbd_buf_put(client, buf, req->len);
     return ret < 0 ? NBD_SEND_FAILED : NBD_REPLIED;
 }
 
@@ -997,7 +1068,7 @@ static void coroutine_fn nbd_request_co(void *opaque)
         nbd_client_close(client);
     }
 
-    qemu_vfree(rd->buf);
+    nbd_buf_put(client, rd->buf, rd->buf_len);
     g_free(rd);
 
     qemu_mutex_lock(&client->lock);
@@ -1151,13 +1222,14 @@ static int coroutine_fn nbd_co_receive_one(NBDClient *client)
     }
     payload_len = nbd_request_payload_len(&rd->req, client->mode);
     if (payload_len && !rd->err) {
-        rd->buf = qemu_try_blockalign(blk_bs(exp->blk), payload_len);
+        rd->buf = nbd_buf_get(client, payload_len);
+        rd->buf_len = payload_len;
         if (!rd->buf) {
             rd->err = -ENOMEM;
             rd->msg = "out of memory";
         } else if (qio_channel_read_all(client->ioc, rd->buf, payload_len,
                                         NULL) < 0) {
-            qemu_vfree(rd->buf);
+            nbd_buf_put(client, rd->buf, rd->buf_len);
             g_free(rd);
             return -1;
         }
