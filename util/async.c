@@ -517,6 +517,14 @@ AioContext *aio_context_new(Error **errp)
     ctx->gsource_tag = g_source_add_unix_fd(&ctx->source,
                                             ctx->fdmon_ops->gsource_fd(ctx),
                                             G_IO_IN);
+    /*
+     * GLib blocks a source that cannot recurse while it dispatches, taking
+     * its fd out of the poll set and putting it back afterwards, and every
+     * put-back wakes the main context: two eventfd writes, a read and an
+     * extra poll() per loop iteration for the main and iohandler contexts.
+     * Dispatch is aio_poll(), which is safe to nest anyway.
+     */
+    g_source_set_can_recurse(&ctx->source, TRUE);
 
     ctx->co_schedule_bh = bh_new(ctx, co_schedule_bh_cb, ctx,
                                  "co_schedule_bh_cb", true);
