@@ -193,6 +193,7 @@ static void nbd_client_free_bh(void *opaque)
     qio_channel_close(QIO_CHANNEL(client->sioc), NULL);
     object_unref(OBJECT(client->ioc));
     object_unref(OBJECT(client->sioc));
+    g_free(client->rbuf);
     while (client->buf_cache_count) {
         qemu_vfree(client->buf_cache[--client->buf_cache_count]);
     }
@@ -1091,29 +1092,85 @@ static void coroutine_fn nbd_request_co(void *opaque)
 /* Receiving (the receive coroutine, client->ctx) */
 
 /*
+ * Receiving. Requests come through a buffer: at queue depth 32 one read
+ * brings in every waiting request header (and the payloads of small
+ * writes) instead of one read per header and one per payload. Payload
+ * bytes beyond what the buffer holds are read straight to their
+ * destination.
+ */
+
+static size_t nbd_rbuf_avail(NBDClient *client)
+{
+    return client->rbuf_len - client->rbuf_pos;
+}
+
+/* Takes up to @len buffered bytes into @dst (NULL: drops them). */
+static size_t nbd_rbuf_take(NBDClient *client, void *dst, size_t len)
+{
+    size_t n = MIN(len, nbd_rbuf_avail(client));
+
+    if (dst) {
+        memcpy(dst, client->rbuf + client->rbuf_pos, n);
+    }
+    client->rbuf_pos += n;
+    if (client->rbuf_pos == client->rbuf_len) {
+        client->rbuf_pos = client->rbuf_len = 0;
+    }
+    return n;
+}
+
+/*
+ * Reads what the socket has (waiting for at least a byte) into the free
+ * end of the buffer. Returns the count, 0 at end of file,
+ * QIO_CHANNEL_ERR_BLOCK when woken with nothing read, -1 on error.
+ */
+static ssize_t coroutine_fn nbd_rbuf_fill(NBDClient *client, Error **errp)
+{
+    struct iovec iov;
+    ssize_t n;
+
+    if (!client->rbuf) {
+        client->rbuf = g_malloc(NBD_RECV_BUF_SIZE);
+    }
+    if (client->rbuf_pos) {
+        memmove(client->rbuf, client->rbuf + client->rbuf_pos,
+                nbd_rbuf_avail(client));
+        client->rbuf_len -= client->rbuf_pos;
+        client->rbuf_pos = 0;
+    }
+    iov = (struct iovec) {
+        .iov_base = client->rbuf + client->rbuf_len,
+        .iov_len = NBD_RECV_BUF_SIZE - client->rbuf_len,
+    };
+    /* Waits and reads in one io_uring request where it can. */
+    n = qio_channel_co_readv(client->ioc, &iov, 1, errp);
+    if (n > 0) {
+        client->rbuf_len += n;
+    }
+    return n;
+}
+
+/*
  * Reads a request header. Returns 1 when it is complete, 0 when the
- * client must pause (quiescing) and nothing was read yet, -1 on end of
+ * client must pause (quiescing) and no byte of it was taken, -1 on end of
  * file or error.
  */
 static int coroutine_fn nbd_co_read_header(NBDClient *client, uint8_t *buf,
                                            size_t size)
 {
-    size_t done = 0;
+    bool started = false;
 
-    while (done < size) {
+    for (;;) {
         Error *local_err = NULL;
-        struct iovec iov = {
-            .iov_base = buf + done, .iov_len = size - done,
-        };
         ssize_t n;
 
-        if (done == 0) {
+        if (!started) {
             bool pause;
 
             /*
              * Checked before every wait for a new header; the drain's
              * wake runs in this context, so it comes either before this
-             * check or while we wait (T4).
+             * check or while we wait (T4). Buffered requests wait too.
              */
             qemu_mutex_lock(&client->lock);
             pause = client->quiescing;
@@ -1122,8 +1179,12 @@ static int coroutine_fn nbd_co_read_header(NBDClient *client, uint8_t *buf,
                 return 0;
             }
         }
-        /* Waits and reads in one io_uring request where it can. */
-        n = qio_channel_co_readv(client->ioc, &iov, 1, &local_err);
+        if (nbd_rbuf_avail(client) >= size) {
+            nbd_rbuf_take(client, buf, size);
+            return 1;
+        }
+        started = nbd_rbuf_avail(client) > 0;
+        n = nbd_rbuf_fill(client, &local_err);
         if (n == QIO_CHANNEL_ERR_BLOCK) {
             continue;       /* woken by the drain: look at the flag */
         }
@@ -1136,31 +1197,58 @@ static int coroutine_fn nbd_co_read_header(NBDClient *client, uint8_t *buf,
             return -1;
         }
         if (n == 0) {
-            if (done) {
+            if (started) {
                 warn_report("client %s: end of file inside a request "
                             "header", client->peer);
             }
             return -1;
         }
-        done += n;
     }
-    return 1;
 }
 
-/* Reads and throws away @len bytes. Returns 0 or -1. */
-static int coroutine_fn nbd_co_skip(NBDClient *client, uint64_t len)
+/*
+ * Reads @len payload bytes into @dst, or throws them away when @dst is
+ * NULL. Returns 0 or -1.
+ */
+static int coroutine_fn nbd_co_read_payload(NBDClient *client, void *dst,
+                                            uint64_t len)
 {
-    g_autofree char *buf = g_malloc(MIN(len, 65536));
+    g_autofree char *scratch = NULL;
+    size_t n = nbd_rbuf_take(client, dst, len);
 
-    while (len) {
-        size_t n = MIN(len, 65536);
-
-        if (qio_channel_read_all(client->ioc, buf, n, NULL) < 0) {
-            return -1;
-        }
+    for (;;) {
         len -= n;
+        if (dst) {
+            dst = (char *)dst + n;
+        }
+        if (!len) {
+            return 0;
+        }
+
+        if (len < NBD_RECV_BUF_SIZE / 2) {
+            /* A small rest: through the buffer, with what follows it. */
+            ssize_t got = nbd_rbuf_fill(client, NULL);
+
+            if (got <= 0 && got != QIO_CHANNEL_ERR_BLOCK) {
+                return -1;
+            }
+            n = nbd_rbuf_take(client, dst, len);
+        } else if (dst) {
+            /* A big rest: straight to its place. */
+            if (qio_channel_read_all(client->ioc, dst, len, NULL) < 0) {
+                return -1;
+            }
+            n = len;
+        } else {
+            if (!scratch) {
+                scratch = g_malloc(65536);
+            }
+            n = MIN(len, 65536);
+            if (qio_channel_read_all(client->ioc, scratch, n, NULL) < 0) {
+                return -1;
+            }
+        }
     }
-    return 0;
 }
 
 /*
@@ -1227,8 +1315,7 @@ static int coroutine_fn nbd_co_receive_one(NBDClient *client)
         if (!rd->buf) {
             rd->err = -ENOMEM;
             rd->msg = "out of memory";
-        } else if (qio_channel_read_all(client->ioc, rd->buf, payload_len,
-                                        NULL) < 0) {
+        } else if (nbd_co_read_payload(client, rd->buf, payload_len) < 0) {
             nbd_buf_put(client, rd->buf, rd->buf_len);
             g_free(rd);
             return -1;
@@ -1239,7 +1326,7 @@ static int coroutine_fn nbd_co_receive_one(NBDClient *client)
         if (payload_len > NBD_MAX_DISCARDED_PAYLOAD) {
             rd->close_after = true;
             client->disc = true;
-        } else if (nbd_co_skip(client, payload_len) < 0) {
+        } else if (nbd_co_read_payload(client, NULL, payload_len) < 0) {
             g_free(rd);
             return -1;
         }

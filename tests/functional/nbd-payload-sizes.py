@@ -6,7 +6,7 @@ of two from 128 KiB up), and on tmpfs reads and writes the image inline in
 the request coroutine. Both would show here as stale or misplaced bytes:
 requests of sizes on both sides of every class edge, up to the 32 MiB
 limit, go out in pipelined batches of up to 8 (never overlapping within a
-batch), in simple, structured and extended mode, against an image on disk
+batch, sometimes with a refused write whose payload must be skipped), in simple, structured and extended mode, against an image on disk
 and one on /dev/shm; every reply is checked against a model of the image,
 and at the end the image file itself is compared with the model."""
 
@@ -46,6 +46,10 @@ def pick_batch():
                        for b in batch):
                 batch.append((rng.choice("rw"), off, length))
                 break
+    if rng.random() < 0.3:
+        # A write past the end, refused: its payload must be skipped.
+        batch.insert(rng.randrange(len(batch) + 1),
+                     ("x", SIZE - 512, rng.choice(SIZES[1:])))
     return batch
 
 
@@ -59,6 +63,8 @@ def run_batch(c, model, batch, what):
             data = rng.randbytes(length)
             model[off:off + length] = data
             cmd, payload = n.CMD_WRITE, data
+        elif kind == "x":
+            cmd, payload = n.CMD_WRITE, rng.randbytes(length)
         else:
             cmd, payload = n.CMD_READ, b""
         if c.mode == "extended":
@@ -76,14 +82,21 @@ def run_batch(c, model, batch, what):
         check(t, cookie in pending, "%s: reply for unknown cookie %d"
               % (what, cookie))
         kind, off, length, buf = pending[cookie]
+        want = n.ENOSPC if kind == "x" else 0
         if r[0] == "simple":
-            check(t, r[2] == 0, "%s: error %d" % (what, r[2]))
+            check(t, r[2] == want, "%s: error %d, not %d"
+                  % (what, r[2], want))
             if kind == "r":
                 buf[:] = n.recv_exact(c.s, length)
             done = True
         else:
             _, _, flags, rtype, _, payload = r
-            check(t, not rtype & (1 << 15), "%s: error chunk" % what)
+            if rtype & (1 << 15):
+                err = struct.unpack(">I", payload[:4])[0]
+                check(t, err == want, "%s: error chunk %d, not %d"
+                      % (what, err, want))
+            else:
+                check(t, want == 0, "%s: refused write not refused" % what)
             if rtype == n.TYPE_OFFSET_DATA:
                 at = struct.unpack(">Q", payload[:8])[0] - off
                 buf[at:at + len(payload) - 8] = payload[8:]
