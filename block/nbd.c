@@ -413,41 +413,24 @@ static NBDConnReq *nbd_find_req(NBDConn *c, uint64_t gen, uint64_t cookie)
     return ok ? r : NULL;
 }
 
-/* Reads and drops @len bytes. */
-static int coroutine_fn nbd_skip(QIOChannel *ioc, uint64_t len, Error **errp)
-{
-    char buf[4096];
-
-    while (len) {
-        size_t n = MIN(len, sizeof(buf));
-
-        if (qio_channel_read_all(ioc, buf, n, errp) < 0) {
-            return -1;
-        }
-        len -= n;
-    }
-    return 0;
-}
-
 /* Reads @len bytes into @r's buffer at @offset of the request. */
-static int coroutine_fn nbd_read_into(QIOChannel *ioc, NBDConnReq *r,
-                                      uint64_t offset, uint64_t len,
-                                      Error **errp)
+static int coroutine_fn nbd_read_into(QIOChannel *ioc, NBDRecvBuf *rb,
+                                      NBDConnReq *r, uint64_t offset,
+                                      uint64_t len, Error **errp)
 {
     QEMUIOVector slice;
     int ret;
 
     qemu_iovec_init_slice(&slice, r->qiov, offset, len);
-    ret = qio_channel_readv_all(ioc, slice.iov, slice.niov, errp);
+    ret = nbd_recv_buf_readv(rb, ioc, slice.iov, slice.niov, len, errp);
     qemu_iovec_destroy(&slice);
     return ret < 0 ? -1 : 0;
 }
 
 /* An error chunk's payload; sets r->ret. */
 static int coroutine_fn nbd_read_error_chunk(NBDConn *c, QIOChannel *ioc,
-                                             NBDConnReq *r,
-                                             const NBDReply *rep,
-                                             Error **errp)
+                                             NBDRecvBuf *rb, NBDConnReq *r,
+                                             const NBDReply *rep, Error **errp)
 {
     uint8_t hdr[6];
     uint32_t err;
@@ -459,7 +442,7 @@ static int coroutine_fn nbd_read_error_chunk(NBDConn *c, QIOChannel *ioc,
                    rep->length);
         return -1;
     }
-    if (qio_channel_read_all(ioc, (char *)hdr, sizeof(hdr), errp) < 0) {
+    if (nbd_recv_buf_read(rb, ioc, (char *)hdr, sizeof(hdr), errp) < 0) {
         return -1;
     }
     err = nbd_get32(hdr);
@@ -470,7 +453,8 @@ static int coroutine_fn nbd_read_error_chunk(NBDConn *c, QIOChannel *ioc,
         error_setg(errp, "malformed error chunk");
         return -1;
     }
-    if (nbd_skip(ioc, rep->length - sizeof(hdr), errp) < 0) {
+    if (nbd_recv_buf_read(rb, ioc, NULL, rep->length - sizeof(hdr),
+                          errp) < 0) {
         return -1;
     }
     if (!err) {
@@ -484,7 +468,7 @@ static int coroutine_fn nbd_read_error_chunk(NBDConn *c, QIOChannel *ioc,
 }
 
 static int coroutine_fn nbd_read_block_status(NBDConn *c, QIOChannel *ioc,
-                                              NBDConnReq *r,
+                                              NBDRecvBuf *rb, NBDConnReq *r,
                                               const NBDReply *rep,
                                               Error **errp)
 {
@@ -502,7 +486,7 @@ static int coroutine_fn nbd_read_block_status(NBDConn *c, QIOChannel *ioc,
         error_setg(errp, "unexpected or malformed block status chunk");
         return -1;
     }
-    if (qio_channel_read_all(ioc, (char *)buf, head + desc, errp) < 0) {
+    if (nbd_recv_buf_read(rb, ioc, (char *)buf, head + desc, errp) < 0) {
         return -1;
     }
     if (nbd_get32(buf) != c->context_id) {
@@ -517,7 +501,8 @@ static int coroutine_fn nbd_read_block_status(NBDConn *c, QIOChannel *ioc,
         len = nbd_get32(buf + head);
         flags = nbd_get32(buf + head + 4);
     }
-    if (nbd_skip(ioc, rep->length - head - desc, errp) < 0) {
+    if (nbd_recv_buf_read(rb, ioc, NULL, rep->length - head - desc,
+                          errp) < 0) {
         return -1;
     }
     if (r->have_extent) {
@@ -536,8 +521,8 @@ static int coroutine_fn nbd_read_block_status(NBDConn *c, QIOChannel *ioc,
 
 /* One structured or extended chunk (the header is read). */
 static int coroutine_fn nbd_read_chunk(NBDConn *c, QIOChannel *ioc,
-                                       NBDConnReq *r, const NBDReply *rep,
-                                       Error **errp)
+                                       NBDRecvBuf *rb, NBDConnReq *r,
+                                       const NBDReply *rep, Error **errp)
 {
     uint8_t buf[12];
     uint64_t offset, len;
@@ -567,7 +552,7 @@ static int coroutine_fn nbd_read_chunk(NBDConn *c, QIOChannel *ioc,
                 error_setg(errp, "data chunk without data");
                 return -1;
             }
-            if (qio_channel_read_all(ioc, (char *)buf, 8, errp) < 0) {
+            if (nbd_recv_buf_read(rb, ioc, (char *)buf, 8, errp) < 0) {
                 return -1;
             }
             len = rep->length - 8;
@@ -576,7 +561,7 @@ static int coroutine_fn nbd_read_chunk(NBDConn *c, QIOChannel *ioc,
                 error_setg(errp, "malformed hole chunk");
                 return -1;
             }
-            if (qio_channel_read_all(ioc, (char *)buf, 12, errp) < 0) {
+            if (nbd_recv_buf_read(rb, ioc, (char *)buf, 12, errp) < 0) {
                 return -1;
             }
             len = nbd_get32(buf + 8);
@@ -590,7 +575,7 @@ static int coroutine_fn nbd_read_chunk(NBDConn *c, QIOChannel *ioc,
             return -1;
         }
         if (rep->type == NBD_REPLY_TYPE_OFFSET_DATA) {
-            if (nbd_read_into(ioc, r, offset - r->req.from, len,
+            if (nbd_read_into(ioc, rb, r, offset - r->req.from, len,
                               errp) < 0) {
                 return -1;
             }
@@ -601,10 +586,10 @@ static int coroutine_fn nbd_read_chunk(NBDConn *c, QIOChannel *ioc,
         return 0;
     case NBD_REPLY_TYPE_BLOCK_STATUS:
     case NBD_REPLY_TYPE_BLOCK_STATUS_EXT:
-        return nbd_read_block_status(c, ioc, r, rep, errp);
+        return nbd_read_block_status(c, ioc, rb, r, rep, errp);
     default:
         if (NBD_REPLY_TYPE_IS_ERR(rep->type)) {
-            return nbd_read_error_chunk(c, ioc, r, rep, errp);
+            return nbd_read_error_chunk(c, ioc, rb, r, rep, errp);
         }
         error_setg(errp, "unknown chunk type %u", rep->type);
         return -1;
@@ -617,7 +602,8 @@ static int coroutine_fn nbd_read_chunk(NBDConn *c, QIOChannel *ioc,
  * connection must be dropped (I/O error or protocol violation).
  */
 static int coroutine_fn nbd_read_reply(NBDConn *c, QIOChannel *ioc,
-                                       NBDMode mode, uint64_t gen,
+                                       NBDRecvBuf *rb, NBDMode mode,
+                                       uint64_t gen,
                                        Error **errp)
 {
     uint8_t buf[NBD_EXTENDED_REPLY_SIZE];
@@ -626,8 +612,8 @@ static int coroutine_fn nbd_read_reply(NBDConn *c, QIOChannel *ioc,
     Coroutine *co;
     int size;
 
-    if (qio_channel_read_all(ioc, (char *)buf, NBD_SIMPLE_REPLY_SIZE,
-                             errp) < 0) {
+    if (nbd_recv_buf_read(rb, ioc, (char *)buf, NBD_SIMPLE_REPLY_SIZE,
+                          errp) < 0) {
         return -1;
     }
     size = nbd_reply_header_size(nbd_get32(buf), mode);
@@ -637,8 +623,8 @@ static int coroutine_fn nbd_read_reply(NBDConn *c, QIOChannel *ioc,
         return -1;
     }
     if (size > NBD_SIMPLE_REPLY_SIZE &&
-        qio_channel_read_all(ioc, (char *)buf + NBD_SIMPLE_REPLY_SIZE,
-                             size - NBD_SIMPLE_REPLY_SIZE, errp) < 0) {
+        nbd_recv_buf_read(rb, ioc, (char *)buf + NBD_SIMPLE_REPLY_SIZE,
+                          size - NBD_SIMPLE_REPLY_SIZE, errp) < 0) {
         return -1;
     }
     nbd_decode_reply_header(buf, &rep);
@@ -657,7 +643,7 @@ static int coroutine_fn nbd_read_reply(NBDConn *c, QIOChannel *ioc,
                            "structured replies were agreed");
                 return -1;
             }
-            if (nbd_read_into(ioc, r, 0, r->req.len, errp) < 0) {
+            if (nbd_read_into(ioc, rb, r, 0, r->req.len, errp) < 0) {
                 return -1;
             }
             r->covered = r->req.len;
@@ -665,7 +651,7 @@ static int coroutine_fn nbd_read_reply(NBDConn *c, QIOChannel *ioc,
             error_setg(errp, "simple reply to a block status request");
             return -1;
         }
-    } else if (nbd_read_chunk(c, ioc, r, &rep, errp) < 0) {
+    } else if (nbd_read_chunk(c, ioc, rb, r, &rep, errp) < 0) {
         return -1;
     }
     if (!(rep.flags & NBD_REPLY_FLAG_DONE)) {
@@ -703,6 +689,7 @@ static void coroutine_fn nbd_reader_entry(void *opaque)
     uint64_t gen = args->gen;
     BlockDriverState *bs = c->s->bs;
     QIOChannel *ioc = NULL;
+    NBDRecvBuf rb = { 0 };
     NBDMode mode;
 
     g_free(args);
@@ -719,9 +706,17 @@ static void coroutine_fn nbd_reader_entry(void *opaque)
         Coroutine *wake[NBD_CONN_MAX_REQUESTS];
         unsigned int n = 0;
 
-        if (ioc && nbd_read_reply(c, ioc, mode, gen, &err) == 0) {
+        if (ioc && nbd_read_reply(c, ioc, &rb, mode, gen, &err) == 0) {
             qemu_mutex_lock(&c->lock);
-            if (!nbd_conn_pending(c, gen)) {
+            if (nbd_conn_pending(c, gen)) {
+                qemu_mutex_unlock(&c->lock);
+                continue;
+            }
+            /*
+             * Nothing is pending, so nothing more may come; what is
+             * buffered (it would be lost with this reader) is garbage.
+             */
+            if (!nbd_recv_buf_avail(&rb)) {
                 if (c->reader_gen == gen) {
                     c->reader_running = false;
                 }
@@ -729,7 +724,8 @@ static void coroutine_fn nbd_reader_entry(void *opaque)
                 break;
             }
             qemu_mutex_unlock(&c->lock);
-            continue;
+            error_setg(&err, "server sent %zu bytes nobody asked for",
+                       nbd_recv_buf_avail(&rb));
         }
 
         /* The connection is gone: fail what is pending on it. */
@@ -758,6 +754,7 @@ static void coroutine_fn nbd_reader_entry(void *opaque)
     if (ioc) {
         object_unref(OBJECT(ioc));
     }
+    nbd_recv_buf_destroy(&rb);
     bdrv_dec_in_flight(bs);
 }
 

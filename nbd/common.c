@@ -5,6 +5,7 @@
  */
 #include "qemu/osdep.h"
 #include "block/nbd.h"
+#include "qapi/error.h"
 
 uint32_t nbd_errno_to_wire(int err)
 {
@@ -209,4 +210,130 @@ char *nbd_flags_to_string(uint16_t flags)
         }
     }
     return g_string_free(s, false);
+}
+
+/* Receive buffer */
+
+void nbd_recv_buf_destroy(NBDRecvBuf *rb)
+{
+    g_free(rb->buf);
+    *rb = (NBDRecvBuf) { 0 };
+}
+
+size_t nbd_recv_buf_avail(const NBDRecvBuf *rb)
+{
+    return rb->len - rb->pos;
+}
+
+size_t nbd_recv_buf_take(NBDRecvBuf *rb, void *dst, size_t len)
+{
+    size_t n = MIN(len, nbd_recv_buf_avail(rb));
+
+    if (dst) {
+        memcpy(dst, rb->buf + rb->pos, n);
+    }
+    rb->pos += n;
+    if (rb->pos == rb->len) {
+        rb->pos = rb->len = 0;
+    }
+    return n;
+}
+
+ssize_t coroutine_fn nbd_recv_buf_fill(NBDRecvBuf *rb, QIOChannel *ioc,
+                                       Error **errp)
+{
+    struct iovec iov;
+    ssize_t n;
+
+    if (!rb->buf) {
+        rb->buf = g_malloc(NBD_RECV_BUF_SIZE);
+    }
+    if (rb->pos) {
+        memmove(rb->buf, rb->buf + rb->pos, nbd_recv_buf_avail(rb));
+        rb->len -= rb->pos;
+        rb->pos = 0;
+    }
+    iov = (struct iovec) {
+        .iov_base = rb->buf + rb->len,
+        .iov_len = NBD_RECV_BUF_SIZE - rb->len,
+    };
+    /* Waits and reads in one io_uring request where it can. */
+    n = qio_channel_co_readv(ioc, &iov, 1, errp);
+    if (n > 0) {
+        rb->len += n;
+    }
+    return n;
+}
+
+/* Takes up to @len buffered bytes into @iov, which it advances. */
+static size_t nbd_recv_buf_take_iov(NBDRecvBuf *rb, struct iovec **iov,
+                                    size_t *niov, size_t len)
+{
+    size_t done = 0;
+
+    while (done < len && nbd_recv_buf_avail(rb) && *niov) {
+        size_t n = nbd_recv_buf_take(rb, (*iov)->iov_base,
+                                     MIN(len - done, (*iov)->iov_len));
+
+        done += n;
+        (*iov)->iov_base = (char *)(*iov)->iov_base + n;
+        (*iov)->iov_len -= n;
+        if (!(*iov)->iov_len) {
+            (*iov)++;
+            (*niov)--;
+        }
+    }
+    return done;
+}
+
+int coroutine_fn nbd_recv_buf_readv(NBDRecvBuf *rb, QIOChannel *ioc,
+                                    const struct iovec *iov, size_t niov,
+                                    uint64_t len, Error **errp)
+{
+    g_autofree struct iovec *copy = iov ? g_memdup2(iov, niov * sizeof(*iov))
+                                        : NULL;
+    struct iovec *cur = copy;
+    char scratch[4096];
+
+    while (len) {
+        ssize_t n;
+
+        if (nbd_recv_buf_avail(rb)) {
+            len -= cur ? nbd_recv_buf_take_iov(rb, &cur, &niov, len)
+                       : nbd_recv_buf_take(rb, NULL, len);
+            continue;
+        }
+        if (cur && len >= NBD_RECV_BUF_SIZE / 2) {
+            /* A big rest: straight to its place (@cur holds just @len). */
+            return qio_channel_readv_all(ioc, cur, niov, errp) < 0 ? -1 : 0;
+        }
+        if (!cur && len >= NBD_RECV_BUF_SIZE / 2) {
+            /* Thrown away: no need to go through the buffer. */
+            size_t piece = MIN(len, sizeof(scratch));
+
+            if (qio_channel_read_all(ioc, scratch, piece, errp) < 0) {
+                return -1;
+            }
+            len -= piece;
+            continue;
+        }
+        n = nbd_recv_buf_fill(rb, ioc, errp);
+        if (n == 0) {
+            error_setg(errp, "Unexpected end-of-file before all data were "
+                       "read");
+            return -1;
+        }
+        if (n < 0 && n != QIO_CHANNEL_ERR_BLOCK) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int coroutine_fn nbd_recv_buf_read(NBDRecvBuf *rb, QIOChannel *ioc,
+                                   void *dst, uint64_t len, Error **errp)
+{
+    struct iovec iov = { .iov_base = dst, .iov_len = len };
+
+    return nbd_recv_buf_readv(rb, ioc, dst ? &iov : NULL, 1, len, errp);
 }

@@ -112,9 +112,6 @@ struct NBDServer {
 
 typedef struct NBDClient NBDClient;
 
-/* The receive buffer of a client in transmission. */
-#define NBD_RECV_BUF_SIZE   (64 * 1024)
-
 /* Payload buffers a client keeps for reuse: how many, how many bytes. */
 #define NBD_BUF_CACHE_SLOTS 16
 #define NBD_BUF_CACHE_BYTES (32 * 1024 * 1024)
@@ -149,14 +146,8 @@ struct NBDClient {
     /* Serialises replies (whole structured replies chunk by chunk). */
     CoMutex send_lock;
 
-    /*
-     * Received bytes not yet parsed: rbuf[rbuf_pos, rbuf_len). One read
-     * brings in as many pipelined requests as are there; receive
-     * coroutine only.
-     */
-    uint8_t *rbuf;
-    size_t rbuf_pos;
-    size_t rbuf_len;
+    /* Received bytes not yet parsed; receive coroutine only. */
+    NBDRecvBuf rb;
 
     /*
      * Big payload buffers kept for the next request (nbd_buf_get/put);

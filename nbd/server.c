@@ -193,7 +193,7 @@ static void nbd_client_free_bh(void *opaque)
     qio_channel_close(QIO_CHANNEL(client->sioc), NULL);
     object_unref(OBJECT(client->ioc));
     object_unref(OBJECT(client->sioc));
-    g_free(client->rbuf);
+    nbd_recv_buf_destroy(&client->rb);
     while (client->buf_cache_count) {
         qemu_vfree(client->buf_cache[--client->buf_cache_count]);
     }
@@ -1092,63 +1092,10 @@ static void coroutine_fn nbd_request_co(void *opaque)
 /* Receiving (the receive coroutine, client->ctx) */
 
 /*
- * Receiving. Requests come through a buffer: at queue depth 32 one read
- * brings in every waiting request header (and the payloads of small
- * writes) instead of one read per header and one per payload. Payload
- * bytes beyond what the buffer holds are read straight to their
- * destination.
+ * Receiving. Requests come through a buffer (NBDRecvBuf): at queue depth
+ * 32 one read brings in every waiting request header, and the payloads of
+ * small writes.
  */
-
-static size_t nbd_rbuf_avail(NBDClient *client)
-{
-    return client->rbuf_len - client->rbuf_pos;
-}
-
-/* Takes up to @len buffered bytes into @dst (NULL: drops them). */
-static size_t nbd_rbuf_take(NBDClient *client, void *dst, size_t len)
-{
-    size_t n = MIN(len, nbd_rbuf_avail(client));
-
-    if (dst) {
-        memcpy(dst, client->rbuf + client->rbuf_pos, n);
-    }
-    client->rbuf_pos += n;
-    if (client->rbuf_pos == client->rbuf_len) {
-        client->rbuf_pos = client->rbuf_len = 0;
-    }
-    return n;
-}
-
-/*
- * Reads what the socket has (waiting for at least a byte) into the free
- * end of the buffer. Returns the count, 0 at end of file,
- * QIO_CHANNEL_ERR_BLOCK when woken with nothing read, -1 on error.
- */
-static ssize_t coroutine_fn nbd_rbuf_fill(NBDClient *client, Error **errp)
-{
-    struct iovec iov;
-    ssize_t n;
-
-    if (!client->rbuf) {
-        client->rbuf = g_malloc(NBD_RECV_BUF_SIZE);
-    }
-    if (client->rbuf_pos) {
-        memmove(client->rbuf, client->rbuf + client->rbuf_pos,
-                nbd_rbuf_avail(client));
-        client->rbuf_len -= client->rbuf_pos;
-        client->rbuf_pos = 0;
-    }
-    iov = (struct iovec) {
-        .iov_base = client->rbuf + client->rbuf_len,
-        .iov_len = NBD_RECV_BUF_SIZE - client->rbuf_len,
-    };
-    /* Waits and reads in one io_uring request where it can. */
-    n = qio_channel_co_readv(client->ioc, &iov, 1, errp);
-    if (n > 0) {
-        client->rbuf_len += n;
-    }
-    return n;
-}
 
 /*
  * Reads a request header. Returns 1 when it is complete, 0 when the
@@ -1179,12 +1126,12 @@ static int coroutine_fn nbd_co_read_header(NBDClient *client, uint8_t *buf,
                 return 0;
             }
         }
-        if (nbd_rbuf_avail(client) >= size) {
-            nbd_rbuf_take(client, buf, size);
+        if (nbd_recv_buf_avail(&client->rb) >= size) {
+            nbd_recv_buf_take(&client->rb, buf, size);
             return 1;
         }
-        started = nbd_rbuf_avail(client) > 0;
-        n = nbd_rbuf_fill(client, &local_err);
+        started = nbd_recv_buf_avail(&client->rb) > 0;
+        n = nbd_recv_buf_fill(&client->rb, client->ioc, &local_err);
         if (n == QIO_CHANNEL_ERR_BLOCK) {
             continue;       /* woken by the drain: look at the flag */
         }
@@ -1202,51 +1149,6 @@ static int coroutine_fn nbd_co_read_header(NBDClient *client, uint8_t *buf,
                             "header", client->peer);
             }
             return -1;
-        }
-    }
-}
-
-/*
- * Reads @len payload bytes into @dst, or throws them away when @dst is
- * NULL. Returns 0 or -1.
- */
-static int coroutine_fn nbd_co_read_payload(NBDClient *client, void *dst,
-                                            uint64_t len)
-{
-    g_autofree char *scratch = NULL;
-    size_t n = nbd_rbuf_take(client, dst, len);
-
-    for (;;) {
-        len -= n;
-        if (dst) {
-            dst = (char *)dst + n;
-        }
-        if (!len) {
-            return 0;
-        }
-
-        if (len < NBD_RECV_BUF_SIZE / 2) {
-            /* A small rest: through the buffer, with what follows it. */
-            ssize_t got = nbd_rbuf_fill(client, NULL);
-
-            if (got <= 0 && got != QIO_CHANNEL_ERR_BLOCK) {
-                return -1;
-            }
-            n = nbd_rbuf_take(client, dst, len);
-        } else if (dst) {
-            /* A big rest: straight to its place. */
-            if (qio_channel_read_all(client->ioc, dst, len, NULL) < 0) {
-                return -1;
-            }
-            n = len;
-        } else {
-            if (!scratch) {
-                scratch = g_malloc(65536);
-            }
-            n = MIN(len, 65536);
-            if (qio_channel_read_all(client->ioc, scratch, n, NULL) < 0) {
-                return -1;
-            }
         }
     }
 }
@@ -1315,7 +1217,8 @@ static int coroutine_fn nbd_co_receive_one(NBDClient *client)
         if (!rd->buf) {
             rd->err = -ENOMEM;
             rd->msg = "out of memory";
-        } else if (nbd_co_read_payload(client, rd->buf, payload_len) < 0) {
+        } else if (nbd_recv_buf_read(&client->rb, client->ioc, rd->buf,
+                                     payload_len, NULL) < 0) {
             nbd_buf_put(client, rd->buf, rd->buf_len);
             g_free(rd);
             return -1;
@@ -1326,7 +1229,8 @@ static int coroutine_fn nbd_co_receive_one(NBDClient *client)
         if (payload_len > NBD_MAX_DISCARDED_PAYLOAD) {
             rd->close_after = true;
             client->disc = true;
-        } else if (nbd_co_read_payload(client, NULL, payload_len) < 0) {
+        } else if (nbd_recv_buf_read(&client->rb, client->ioc, NULL,
+                                     payload_len, NULL) < 0) {
             g_free(rd);
             return -1;
         }

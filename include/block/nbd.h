@@ -506,6 +506,52 @@ int nbd_reply_header_size(uint32_t magic, NBDMode mode);
  */
 void nbd_decode_reply_header(const uint8_t *buf, NBDReply *reply);
 
+/*
+ * NBDRecvBuf: a receive buffer over a channel, for the transmission phase
+ * of either side. One read takes in whatever the peer has sent, so a
+ * stream of small pipelined messages costs one system call per buffer,
+ * not one per header and one per payload. Bytes beyond what is buffered,
+ * when there are many, are read straight to their destination. Used by
+ * one coroutine at a time.
+ */
+#define NBD_RECV_BUF_SIZE (64 * 1024)
+
+typedef struct NBDRecvBuf {
+    uint8_t *buf;               /* NBD_RECV_BUF_SIZE bytes, or NULL */
+    size_t pos;                 /* unread bytes are buf[pos, len) */
+    size_t len;
+} NBDRecvBuf;
+
+void nbd_recv_buf_destroy(NBDRecvBuf *rb);
+
+/* The count of buffered bytes not yet taken. */
+size_t nbd_recv_buf_avail(const NBDRecvBuf *rb);
+
+/* Takes up to @len buffered bytes into @dst (NULL: drops them). */
+size_t nbd_recv_buf_take(NBDRecvBuf *rb, void *dst, size_t len);
+
+/*
+ * Reads what @ioc has, waiting (yielding) for at least a byte, into the
+ * free end of the buffer. Returns the count, 0 at end of file,
+ * QIO_CHANNEL_ERR_BLOCK when woken (qio_channel_wake_read()) with
+ * nothing read, or -1 with @errp set.
+ */
+ssize_t coroutine_fn nbd_recv_buf_fill(NBDRecvBuf *rb, QIOChannel *ioc,
+                                       Error **errp);
+
+/*
+ * Reads exactly @len bytes (buffered ones first) into @iov, which holds
+ * exactly @len bytes, or throws them away when @iov is NULL. Returns 0, or -1 with @errp set (end of file
+ * included).
+ */
+int coroutine_fn nbd_recv_buf_readv(NBDRecvBuf *rb, QIOChannel *ioc,
+                                    const struct iovec *iov, size_t niov,
+                                    uint64_t len, Error **errp);
+
+/* nbd_recv_buf_readv() into one buffer (NULL: throw away). */
+int coroutine_fn nbd_recv_buf_read(NBDRecvBuf *rb, QIOChannel *ioc,
+                                   void *dst, uint64_t len, Error **errp);
+
 /**
  * nbd_client_list_exports:
  * @ioc: a connected channel to a server, at the start of the handshake

@@ -14,8 +14,8 @@
  * - reconnect: the server goes away, requests fail with EIO within
  *   reconnect-delay; a new server on the same socket is used again;
  * - hostile servers: wrong magic, unknown cookie, chunk outside the
- *   request, a reply cut off, block sizes out of spec: EIO or an open
- *   error, never a crash or a hang.
+ *   request, a reply cut off, bytes after a good reply, block sizes out
+ *   of spec: EIO or an open error, never a crash or a hang.
  */
 #include "qemu/osdep.h"
 
@@ -358,6 +358,7 @@ typedef enum Misbehaviour {
     HUGE_CHUNK,
     BAD_BLOCK_SIZE,
     SIMPLE_DATA_IN_STRUCTURED,
+    TRAILING_GARBAGE,           /* a good reply, then bytes nobody asked for */
 } Misbehaviour;
 
 typedef struct FakeServer {
@@ -480,6 +481,23 @@ static gpointer fake_server_thread(gpointer opaque)
             test_xio(false, fd, data, len);
             break;
         }
+        case TRAILING_GARBAGE: {
+            /* Header, data and garbage in one write: one read takes all. */
+            g_autofree uint8_t *msg = g_malloc(28 + len + 20);
+
+            nbd_put32(msg, NBD_STRUCTURED_REPLY_MAGIC);
+            nbd_put16(msg + 4, NBD_REPLY_FLAG_DONE);
+            nbd_put16(msg + 6, NBD_REPLY_TYPE_OFFSET_DATA);
+            nbd_put64(msg + 8, cookie);
+            nbd_put32(msg + 16, 8 + len);
+            nbd_put64(msg + 20, from);
+            memset(msg + 28, 0x5a, len);
+            memset(msg + 28 + len, 0xee, 20);
+            test_xio(false, fd, msg, 28 + len + 20);
+            /* Wait for the client to hang up. */
+            test_xio(true, fd, buf, 1);
+            break;
+        }
         case BAD_BLOCK_SIZE:
             break;
         }
@@ -528,6 +546,16 @@ static void test_hostile(gconstpointer opaque)
         g_assert_null(blk);
         g_assert_nonnull(strstr(error_get_pretty(err), "block size"));
         error_free(err);
+    } else if (how == TRAILING_GARBAGE) {
+        g_assert_nonnull(blk);
+        /* The reply itself is good... */
+        g_assert_cmpint(blk_pread(blk, 0, 4096, buf, 0), ==, 0);
+        for (int i = 0; i < 4096; i++) {
+            g_assert_cmpint(buf[i], ==, 0x5a);
+        }
+        /* ...but the connection is not, and there is no reconnect-delay. */
+        g_assert_cmpint(blk_pread(blk, 0, 4096, buf, 0), ==, -EIO);
+        blk_unref(blk);
     } else {
         g_assert_nonnull(blk);
         g_assert_cmpint(blk_pread(blk, 0, 4096, buf, 0), ==, -EIO);
@@ -601,5 +629,7 @@ int main(int argc, char **argv)
     g_test_add_data_func("/nbd/client/hostile/simple-data-structured",
                          GINT_TO_POINTER(SIMPLE_DATA_IN_STRUCTURED),
                          test_hostile);
+    g_test_add_data_func("/nbd/client/hostile/trailing-garbage",
+                         GINT_TO_POINTER(TRAILING_GARBAGE), test_hostile);
     return g_test_run();
 }
