@@ -189,22 +189,10 @@ BlockBackend *img_open(const char *name, const ImgOpenOptions *o)
             error_reportf_err(local_err, "Could not open '%s': ", name);
             return NULL;
         }
-        if (!o->writable && !keyval_has(kv, BDRV_OPT_READ_ONLY)) {
-            keyval_add(kv, BDRV_OPT_READ_ONLY, "on", &error_abort);
-        }
-        if (o->cache && !keyval_has(kv, BDRV_OPT_CACHE_DIRECT)) {
-            keyval_add(kv, BDRV_OPT_CACHE_DIRECT,
-                       (flags & BDRV_O_NOCACHE) ? "on" : "off",
-                       &error_abort);
-        }
-        if (o->cache && !keyval_has(kv, BDRV_OPT_CACHE_NO_FLUSH)) {
-            keyval_add(kv, BDRV_OPT_CACHE_NO_FLUSH,
-                       (flags & BDRV_O_NO_FLUSH) ? "on" : "off",
-                       &error_abort);
-        }
-        if (o->force_share && !keyval_has(kv, BDRV_OPT_FORCE_SHARE)) {
-            keyval_add(kv, BDRV_OPT_FORCE_SHARE, "on", &error_abort);
-        }
+        bdrv_options_from_flags(kv, flags,
+                                (o->writable ? 0 : BDRV_FILL_READ_ONLY) |
+                                (o->cache ? BDRV_FILL_CACHE : 0) |
+                                (o->force_share ? BDRV_FILL_FORCE_SHARE : 0));
         if (keyval_has(kv, "driver") &&
             !strcmp(keyval_get(kv, "driver"), "qcow2")) {
             error_report("Could not open '%s': image format 'qcow2' is not "

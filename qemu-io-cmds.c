@@ -1466,27 +1466,11 @@ bool qemuio_open(QemuIOSession *s, const char *name,
         if (!kv) {
             return false;
         }
-        if (o->read_only && !keyval_has(kv, BDRV_OPT_READ_ONLY)) {
-            keyval_add(kv, BDRV_OPT_READ_ONLY, "on", &error_abort);
-        }
-        if (o->cache && !keyval_has(kv, BDRV_OPT_CACHE_DIRECT)) {
-            keyval_add(kv, BDRV_OPT_CACHE_DIRECT,
-                       (flags & BDRV_O_NOCACHE) ? "on" : "off",
-                       &error_abort);
-        }
-        if (o->cache && !keyval_has(kv, BDRV_OPT_CACHE_NO_FLUSH)) {
-            keyval_add(kv, BDRV_OPT_CACHE_NO_FLUSH,
-                       (flags & BDRV_O_NO_FLUSH) ? "on" : "off",
-                       &error_abort);
-        }
-        if (o->discard && !keyval_has(kv, BDRV_OPT_DISCARD)) {
-            keyval_add(kv, BDRV_OPT_DISCARD,
-                       (flags & BDRV_O_UNMAP) ? "unmap" : "ignore",
-                       &error_abort);
-        }
-        if (o->force_share && !keyval_has(kv, BDRV_OPT_FORCE_SHARE)) {
-            keyval_add(kv, BDRV_OPT_FORCE_SHARE, "on", &error_abort);
-        }
+        bdrv_options_from_flags(kv, flags,
+                                (o->read_only ? BDRV_FILL_READ_ONLY : 0) |
+                                (o->cache ? BDRV_FILL_CACHE : 0) |
+                                (o->discard ? BDRV_FILL_DISCARD : 0) |
+                                (o->force_share ? BDRV_FILL_FORCE_SHARE : 0));
         if (keyval_has(kv, "driver") &&
             !strcmp(keyval_get(kv, "driver"), "qcow2")) {
             error_setg(errp, "Image format 'qcow2' is not supported yet");

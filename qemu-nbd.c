@@ -746,26 +746,10 @@ static BlockBackend *open_image(QemuNbd *s, bool *writethrough)
             error_report_err(local_err);
             exit(EXIT_FAILURE);
         }
-        if (s->readonly && !keyval_has(opts, BDRV_OPT_READ_ONLY)) {
-            keyval_add(opts, BDRV_OPT_READ_ONLY, "on", &error_abort);
-        }
-        if (s->cache) {
-            if (!keyval_has(opts, BDRV_OPT_CACHE_DIRECT)) {
-                keyval_add(opts, BDRV_OPT_CACHE_DIRECT,
-                           (flags & BDRV_O_NOCACHE) ? "on" : "off",
-                           &error_abort);
-            }
-            if (!keyval_has(opts, BDRV_OPT_CACHE_NO_FLUSH)) {
-                keyval_add(opts, BDRV_OPT_CACHE_NO_FLUSH,
-                           (flags & BDRV_O_NO_FLUSH) ? "on" : "off",
-                           &error_abort);
-            }
-        }
-        if (s->discard && !keyval_has(opts, BDRV_OPT_DISCARD)) {
-            keyval_add(opts, BDRV_OPT_DISCARD,
-                       (flags & BDRV_O_UNMAP) ? "unmap" : "ignore",
-                       &error_abort);
-        }
+        bdrv_options_from_flags(opts, flags,
+                                (s->readonly ? BDRV_FILL_READ_ONLY : 0) |
+                                (s->cache ? BDRV_FILL_CACHE : 0) |
+                                (s->discard ? BDRV_FILL_DISCARD : 0));
         if (!strcmp(keyval_has(opts, "driver") ? keyval_get(opts, "driver") :
                     "", "qcow2")) {
             die("Image format 'qcow2' is not supported yet");

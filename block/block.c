@@ -486,6 +486,34 @@ BlockDriverState *bdrv_open_blockdev(const KeyVal *opts, Error **errp)
     return bdrv_open_checked(opts, BDRV_O_RDWR, errp);
 }
 
+/* Sets @key to @value in @opts unless @opts has it. */
+static void keyval_default(KeyVal *opts, const char *key, const char *value)
+{
+    if (!keyval_has(opts, key)) {
+        keyval_add(opts, key, value, &error_abort);
+    }
+}
+
+void bdrv_options_from_flags(KeyVal *opts, int flags, unsigned int fill)
+{
+    if (fill & BDRV_FILL_READ_ONLY) {
+        keyval_default(opts, BDRV_OPT_READ_ONLY, "on");
+    }
+    if (fill & BDRV_FILL_CACHE) {
+        keyval_default(opts, BDRV_OPT_CACHE_DIRECT,
+                       flags & BDRV_O_NOCACHE ? "on" : "off");
+        keyval_default(opts, BDRV_OPT_CACHE_NO_FLUSH,
+                       flags & BDRV_O_NO_FLUSH ? "on" : "off");
+    }
+    if (fill & BDRV_FILL_DISCARD) {
+        keyval_default(opts, BDRV_OPT_DISCARD,
+                       flags & BDRV_O_UNMAP ? "unmap" : "ignore");
+    }
+    if (fill & BDRV_FILL_FORCE_SHARE) {
+        keyval_default(opts, BDRV_OPT_FORCE_SHARE, "on");
+    }
+}
+
 /* Copies @src's parameters into @dst, except those @dst has already. */
 static bool keyval_merge(KeyVal *dst, const KeyVal *src, Error **errp)
 {

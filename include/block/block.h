@@ -133,6 +133,27 @@ BlockDriverState *bdrv_open(const char *filename, const char *format,
  */
 BlockDriverState *bdrv_open_blockdev(const KeyVal *opts, Error **errp);
 
+/* What bdrv_options_from_flags() fills in. */
+enum {
+    BDRV_FILL_READ_ONLY   = 1 << 0,     /* read-only=on */
+    BDRV_FILL_CACHE       = 1 << 1,     /* cache.direct, cache.no-flush */
+    BDRV_FILL_DISCARD     = 1 << 2,     /* discard=unmap|ignore */
+    BDRV_FILL_FORCE_SHARE = 1 << 3,     /* force-share=on */
+};
+
+/**
+ * bdrv_options_from_flags:
+ * @opts: --image-opts parameters, for bdrv_open_blockdev()
+ * @flags: BDRV_O_* flags, from a tool's -t, -d, -U ... options
+ * @fill: which options to fill in (BDRV_FILL_*)
+ *
+ * Gives @opts, for each option @fill names that @opts does not set
+ * itself, the value @flags stand for: what a tool's command line options
+ * mean for an image given with --image-opts, where the image's own
+ * options win.
+ */
+void bdrv_options_from_flags(KeyVal *opts, int flags, unsigned int fill);
+
 /* Takes a reference to @bs. Main thread. */
 void bdrv_ref(BlockDriverState *bs);
 

@@ -290,6 +290,39 @@ static void test_errors(void)
     }
 }
 
+/* Tool flags fill in what --image-opts leaves out, and only that. */
+static void test_options_from_flags(void)
+{
+    g_autoptr(KeyVal) kv = keyval_parse(
+        "driver=raw,file.driver=null-co,cache.direct=off", NULL,
+        &error_abort);
+    g_autoptr(KeyVal) none = keyval_parse("driver=null-co", NULL,
+                                          &error_abort);
+
+    bdrv_options_from_flags(kv, BDRV_O_NOCACHE | BDRV_O_UNMAP,
+                            BDRV_FILL_READ_ONLY | BDRV_FILL_CACHE |
+                            BDRV_FILL_DISCARD | BDRV_FILL_FORCE_SHARE);
+    g_assert_cmpstr(keyval_get(kv, BDRV_OPT_READ_ONLY), ==, "on");
+    /* The image's own option wins over -t none. */
+    g_assert_cmpstr(keyval_get(kv, BDRV_OPT_CACHE_DIRECT), ==, "off");
+    g_assert_cmpstr(keyval_get(kv, BDRV_OPT_CACHE_NO_FLUSH), ==, "off");
+    g_assert_cmpstr(keyval_get(kv, BDRV_OPT_DISCARD), ==, "unmap");
+    g_assert_cmpstr(keyval_get(kv, BDRV_OPT_FORCE_SHARE), ==, "on");
+    g_assert_cmpstr(keyval_get(kv, "file.driver"), ==, "null-co");
+
+    /* Nothing asked for: nothing added. */
+    bdrv_options_from_flags(none, BDRV_O_NOCACHE | BDRV_O_NO_FLUSH, 0);
+    g_assert_false(keyval_has(none, BDRV_OPT_READ_ONLY));
+    g_assert_false(keyval_has(none, BDRV_OPT_CACHE_DIRECT));
+    g_assert_false(keyval_has(none, BDRV_OPT_DISCARD));
+    bdrv_options_from_flags(none, BDRV_O_NOCACHE | BDRV_O_NO_FLUSH,
+                            BDRV_FILL_CACHE | BDRV_FILL_DISCARD);
+    g_assert_cmpstr(keyval_get(none, BDRV_OPT_CACHE_DIRECT), ==, "on");
+    g_assert_cmpstr(keyval_get(none, BDRV_OPT_CACHE_NO_FLUSH), ==, "on");
+    g_assert_cmpstr(keyval_get(none, BDRV_OPT_DISCARD), ==, "ignore");
+    g_assert_false(keyval_has(none, BDRV_OPT_READ_ONLY));
+}
+
 int main(int argc, char **argv)
 {
     int ret;
@@ -308,6 +341,8 @@ int main(int argc, char **argv)
     g_test_add_func("/blockdev/opts/null-co", test_null_opts);
     g_test_add_func("/blockdev/opts/bdrv-open", test_bdrv_open);
     g_test_add_func("/blockdev/opts/errors", test_errors);
+    g_test_add_func("/blockdev/opts/options-from-flags",
+                    test_options_from_flags);
 
     ret = g_test_run();
     unlink(img);
