@@ -1406,108 +1406,13 @@ bool qemuio_quit_requested(QemuIOSession *s)
     return s->quit;
 }
 
-/* Copies @src's parameters into @dst, which is fresh. */
-static bool copy_options(KeyVal *dst, const KeyVal *src, Error **errp)
-{
-    for (size_t i = 0; src && i < keyval_count(src); i++) {
-        if (!strcmp(keyval_nth_key(src, i), "driver")) {
-            continue;
-        }
-        if (!keyval_add(dst, keyval_nth_key(src, i),
-                        keyval_nth_value(src, i), errp)) {
-            return false;
-        }
-    }
-    return true;
-}
-
 bool qemuio_open(QemuIOSession *s, const char *name,
                  const QemuIOOpenOptions *o, Error **errp)
 {
-    int flags = o->read_only ? 0 : BDRV_O_RDWR;
-    bool writethrough = false;
-    BlockBackend *blk;
-
     if (s->blk) {
         error_setg(errp, "file open already, try 'help close'");
         return false;
     }
-    if (o->cache && bdrv_parse_cache_mode(o->cache, &flags,
-                                          &writethrough) < 0) {
-        error_setg(errp, "Invalid cache option: %s", o->cache);
-        return false;
-    }
-    if (o->discard && bdrv_parse_discard_flags(o->discard, &flags) < 0) {
-        error_setg(errp, "Invalid discard option: %s", o->discard);
-        return false;
-    }
-    if (o->aio) {
-        if (!strcmp(o->aio, "io_uring")) {
-            flags |= BDRV_O_IO_URING;
-        } else if (strcmp(o->aio, "threads")) {
-            error_setg(errp, "Invalid aio option: %s%s", o->aio,
-                       !strcmp(o->aio, "native") ?
-                       " (use io_uring or threads)" : "");
-            return false;
-        }
-    }
-    if (o->force_share) {
-        flags |= BDRV_O_FORCE_SHARE;
-    }
-    if (o->format && !strcmp(o->format, "qcow2")) {
-        error_setg(errp, "Image format 'qcow2' is not supported yet");
-        return false;
-    }
-
-    if (o->image_opts) {
-        g_autoptr(KeyVal) kv = keyval_parse(name, NULL, errp);
-        BlockDriverState *bs;
-
-        if (!kv) {
-            return false;
-        }
-        bdrv_options_from_flags(kv, flags,
-                                (o->read_only ? BDRV_FILL_READ_ONLY : 0) |
-                                (o->cache ? BDRV_FILL_CACHE : 0) |
-                                (o->discard ? BDRV_FILL_DISCARD : 0) |
-                                (o->force_share ? BDRV_FILL_FORCE_SHARE : 0));
-        if (keyval_has(kv, "driver") &&
-            !strcmp(keyval_get(kv, "driver"), "qcow2")) {
-            error_setg(errp, "Image format 'qcow2' is not supported yet");
-            return false;
-        }
-        bs = bdrv_open_blockdev(kv, errp);
-        if (!bs) {
-            error_prepend(errp, "can't open: ");
-            return false;
-        }
-        blk = blk_new_with_bs(bs, !o->read_only &&
-                              !bdrv_is_read_only(bs), errp);
-        bdrv_unref(bs);
-    } else {
-        g_autoptr(KeyVal) kv = keyval_new();
-
-        if (!copy_options(kv, o->options, errp)) {
-            return false;
-        }
-        if (!o->format && !o->read_only) {
-            error_printf("WARNING: Image format was not specified for "
-                         "'%s' and probing guessed raw.\n", name);
-            error_printf("         Automatically detecting the format is "
-                         "dangerous for raw images, write operations on "
-                         "block 0 will be restricted.\n"
-                         "         Specify the 'raw' format explicitly to "
-                         "remove the restrictions.\n");
-        }
-        blk = blk_new_open(name, o->format, kv, flags, errp);
-        if (!blk) {
-            error_prepend(errp, "can't open device %s: ", name);
-        }
-    }
-    if (!blk) {
-        return false;
-    }
-    blk_set_enable_write_cache(blk, !writethrough);
-    s->blk = blk;
-    return true;
+    s->blk = qemuio_open_image(name, o, errp);
+    return s->blk != NULL;
 }

@@ -57,6 +57,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QemuIOSession, qemuio_session_free)
 bool qemuio_open(QemuIOSession *s, const char *name,
                  const QemuIOOpenOptions *opts, Error **errp);
 
+/*
+ * Opens @name as @opts say (qemuio_open() without the session).
+ * Returns: (transfer full): the image, or NULL with @errp set.
+ */
+BlockBackend *qemuio_open_image(const char *name,
+                                const QemuIOOpenOptions *opts, Error **errp);
+
 /* The open image's BlockBackend, or NULL. */
 BlockBackend *qemuio_get_blk(QemuIOSession *s);
 
