@@ -995,6 +995,14 @@ int main(int argc, char **argv)
         error_report_err(local_err);
         exit(EXIT_FAILURE);
     }
+    /*
+     * Clients served in the main loop (no --iothreads) get what an
+     * iothread gives its own: a reader about to sleep polls its socket
+     * for a while first (adaptive, up to the iothread default).
+     */
+    aio_context_set_poll_params(qemu_get_aio_context(),
+                                IOTHREAD_POLL_MAX_NS_DEFAULT, 0, 0,
+                                &error_abort);
     process_objects(&s);
 
     ret = s.list ? run_list(&s) : run_server(&s);

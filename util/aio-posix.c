@@ -198,6 +198,25 @@ static bool run_poll_handlers(AioContext *ctx, AioReadyList *ready,
     return found;
 }
 
+int64_t aio_context_poll_max_ns(AioContext *ctx)
+{
+    return qatomic_read(&ctx->poll_max_ns);
+}
+
+bool aio_context_has_work(AioContext *ctx)
+{
+    return aio_compute_timeout(ctx) == 0 ||
+           (aio_has_io_uring(ctx) && fdmon_io_uring_cq_ready(ctx));
+}
+
+void aio_submit_sqes(AioContext *ctx)
+{
+    assert(in_aio_context_home_thread(ctx));
+    if (aio_has_io_uring(ctx)) {
+        fdmon_io_uring_submit(ctx);
+    }
+}
+
 /*
  * Adaptive polling, as QEMU's iothreads do it: after a wait of @block_ns
  * that polling did not avoid, poll longer next time if the wait was short

@@ -153,6 +153,19 @@ ThreadPool *aio_get_thread_pool(AioContext *ctx);
 void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns,
                                  int64_t grow, int64_t shrink, Error **errp);
 
+/* The context's poll-max-ns: 0 when it does not busy-poll. Any thread. */
+int64_t aio_context_poll_max_ns(AioContext *ctx);
+
+/*
+ * For a coroutine of @ctx that busy-polls on its own (home thread): does
+ * @ctx have something to run (a notify, a bottom half, a due timer, a
+ * completion)? Then it should stop polling and yield.
+ */
+bool aio_context_has_work(AioContext *ctx);
+
+/* Submits @ctx's queued io_uring requests now (home thread). */
+void aio_submit_sqes(AioContext *ctx);
+
 /* "epoll" or "io_uring": which fd monitor the context uses. */
 const char *aio_context_fdmon_name(AioContext *ctx);
 

@@ -63,6 +63,11 @@ struct QIOChannel {
      * that request's CqeHandler with the low bit set.
      */
     Coroutine *read_coroutine;
+    /*
+     * How long qio_channel_co_readv() polls the channel before it waits
+     * (adaptive, up to the context's poll-max-ns); its reader only.
+     */
+    int64_t read_poll_ns;
     AioContext *write_ctx;
     Coroutine *write_coroutine;
     bool follow_coroutine_ctx;

@@ -505,6 +505,94 @@ static void test_uring_read_wake_no_loss(void)
     assert_no_coroutines();
 }
 
+#define POLL_ROUNDS 300
+
+typedef struct EchoReader {
+    QIOChannel *ioc;
+    unsigned int rounds;        /* bytes to echo */
+    int64_t poll_ns;            /* atomic: read_poll_ns after each read */
+    unsigned int bad;
+    bool done;
+} EchoReader;
+
+/* Reads a byte at a time and sends each back. */
+static void coroutine_fn echo_reader_co(void *opaque)
+{
+    EchoReader *er = opaque;
+
+    for (unsigned int i = 0; i < er->rounds; i++) {
+        uint8_t c;
+        struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+        ssize_t n = qio_channel_co_readv(er->ioc, &iov, 1, NULL);
+
+        if (n == QIO_CHANNEL_ERR_BLOCK) {
+            i--;
+            continue;
+        }
+        qatomic_set(&er->poll_ns, er->ioc->read_poll_ns);
+        if (n != 1 || c != (uint8_t)i ||
+            qio_channel_write_all(er->ioc, (char *)&c, 1, NULL) < 0) {
+            er->bad++;
+            break;
+        }
+    }
+    qatomic_store_release(&er->done, true);
+}
+
+/* Sends @c and waits (at most 10 s) for it to come back. */
+static void echo_round(int fd, uint8_t c)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    uint8_t back;
+
+    send_byte_waiting(fd, c);
+    g_assert_cmpint(poll(&pfd, 1, 10 * 1000), ==, 1);
+    g_assert_cmpint(read(fd, &back, 1), ==, 1);
+    g_assert_cmpint(back, ==, c);
+}
+
+/*
+ * A reader in a polling context whose peer answers quickly polls before
+ * it sleeps (read_poll_ns grows from 0); after a wait far longer than the
+ * context's poll-max-ns it stops polling. Data intact throughout.
+ */
+static void test_uring_read_poll(void)
+{
+    IOThread *t = iothread_create("poll-uring", &error_abort);
+    AioContext *ctx = iothread_get_aio_context(t);
+    EchoReader er = { .rounds = POLL_ROUNDS + 1 };
+    int64_t end = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+    QIOChannel *x, *y;
+
+    /* 1 ms: quick peers keep polling on even under sanitizers. */
+    aio_context_set_poll_params(ctx, 1000 * 1000, 0, 0, &error_abort);
+    make_pair(&x, &y, 0);
+    er.ioc = x;
+    aio_co_enter(ctx, qemu_coroutine_create(echo_reader_co, &er));
+    for (unsigned int i = 0; i < POLL_ROUNDS; i++) {
+        echo_round(channel_fd(y), i);
+    }
+    if (aio_has_io_uring(ctx)) {
+        g_assert_cmpint(qatomic_read(&er.poll_ns), >, 0);
+    } else {
+        /* No io_uring reads, no polling by them. */
+        g_assert_cmpint(qatomic_read(&er.poll_ns), ==, 0);
+    }
+    /* A long pause (100 times poll-max-ns): polling stops. */
+    g_usleep(100 * 1000);
+    echo_round(channel_fd(y), (uint8_t)POLL_ROUNDS);
+    g_assert_cmpint(qatomic_read(&er.poll_ns), ==, 0);
+    while (!qatomic_load_acquire(&er.done)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        g_usleep(1000);
+    }
+    g_assert_cmpuint(er.bad, ==, 0);
+    iothread_destroy(t);
+    object_unref(OBJECT(x));
+    object_unref(OBJECT(y));
+    assert_no_coroutines();
+}
+
 /* --- (c) follow off: waits in the iohandler context --------------------- */
 
 static void test_follow_off_iohandler(void)
@@ -1019,6 +1107,8 @@ int main(int argc, char **argv)
                     test_uring_read_with_writer);
     g_test_add_func("/io/channel/uring-read/wake-no-loss",
                     test_uring_read_wake_no_loss);
+    g_test_add_func("/io/channel/uring-read/poll-adapts",
+                    test_uring_read_poll);
     g_test_add_func("/io/channel/contract/follow-off-iohandler",
                     test_follow_off_iohandler);
     g_test_add_func("/io/channel/contract/wake-read-then-move",
