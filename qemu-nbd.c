@@ -1000,9 +1000,7 @@ int main(int argc, char **argv)
      * iothread gives its own: a reader about to sleep polls its socket
      * for a while first (adaptive, up to the iothread default).
      */
-    aio_context_set_poll_params(qemu_get_aio_context(),
-                                IOTHREAD_POLL_MAX_NS_DEFAULT, 0, 0,
-                                &error_abort);
+    qemu_main_loop_enable_polling();
     process_objects(&s);
 
     ret = s.list ? run_list(&s) : run_server(&s);

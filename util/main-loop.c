@@ -10,6 +10,7 @@
 #include "qemu/osdep.h"
 #include "qemu/main-loop.h"
 #include "qapi/error.h"
+#include "sysemu/iothread.h"
 
 static AioContext *main_ctx;
 static AioContext *iohandler_ctx;
@@ -40,6 +41,13 @@ int qemu_init_main_loop(Error **errp)
     qemu_set_current_aio_context(ctx);
     qatomic_store_release(&main_ctx, ctx);
     return 0;
+}
+
+void qemu_main_loop_enable_polling(void)
+{
+    aio_context_set_poll_params(qemu_get_aio_context(),
+                                IOTHREAD_POLL_MAX_NS_DEFAULT, 0, 0,
+                                &error_abort);
 }
 
 AioContext *qemu_get_aio_context(void)

@@ -19,6 +19,16 @@
  */
 int qemu_init_main_loop(Error **errp);
 
+/*
+ * Lets the main context busy-poll before it sleeps as an iothread does
+ * (poll-max-ns IOTHREAD_POLL_MAX_NS_DEFAULT): for a server whose main
+ * loop serves its clients (qemu-nbd). Not for the NBD client tools: on a
+ * machine whose CPUs client and server keep busy, a client that polls
+ * takes CPU time from the server (qemu-img bench -d 32 against nbdkit
+ * on 2 CPUs: 1.3 s -> 2.0 s).
+ */
+void qemu_main_loop_enable_polling(void);
+
 /* The main context; NULL before qemu_init_main_loop(). */
 AioContext *qemu_get_aio_context(void);
 
