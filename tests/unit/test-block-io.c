@@ -600,6 +600,7 @@ static void test_null_co(void)
 
 typedef struct InlineRead {
     BlockBackend *blk;
+    int64_t len;
     uint8_t *buf;
     int ret;
     bool done;
@@ -609,37 +610,53 @@ static void coroutine_fn inline_read_co(void *opaque)
 {
     InlineRead *r = opaque;
 
-    r->ret = blk_co_pread(r->blk, 8192, 4096, r->buf, 0);
+    r->ret = blk_co_pread(r->blk, 8192, r->len, r->buf, 0);
     r->done = true;
 }
 
+/* Reads @len bytes at 8192 in a coroutine; returns whether it yielded. */
+static bool read_yields(BlockBackend *blk, int64_t len, uint8_t *buf)
+{
+    InlineRead r = { .blk = blk, .len = len, .buf = buf,
+                     .ret = -EINPROGRESS };
+
+    qemu_coroutine_enter(qemu_coroutine_create(inline_read_co, &r));
+    if (r.done) {
+        g_assert_cmpint(r.ret, ==, 0);
+        return false;
+    }
+    while (!r.done) {
+        aio_poll(qemu_get_aio_context(), true);
+    }
+    g_assert_cmpint(r.ret, ==, 0);
+    return true;
+}
+
 /*
- * On tmpfs a read is done by the time its coroutine first returns (no
- * trip through the ring or the thread pool); elsewhere it waits for one.
+ * On tmpfs a small read is done by the time its coroutine first returns
+ * (no trip through the ring or the thread pool); elsewhere, and for a big
+ * read on tmpfs too, it waits for one.
  */
 static void test_inline(gconstpointer opaque)
 {
     const Config *cfg = opaque;
     g_autofree char *path = make_image_for(cfg, IMG_SIZE);
     BlockBackend *blk = open_image(cfg, path, NULL);
-    g_autofree uint8_t *wbuf = g_malloc(4096);
+    const int64_t big = 1024 * 1024;
+    g_autofree uint8_t *wbuf = g_malloc(big);
     uint8_t *rbuf;
-    InlineRead r;
 
     if (!blk) {
         return;
     }
-    rbuf = blk_blockalign(blk, 4096);
-    fill_pattern(wbuf, 4096, 77);
-    g_assert_cmpint(blk_pwrite(blk, 8192, 4096, wbuf, 0), ==, 0);
-    r = (InlineRead) { .blk = blk, .buf = rbuf, .ret = -EINPROGRESS };
-    qemu_coroutine_enter(qemu_coroutine_create(inline_read_co, &r));
-    g_assert_cmpint(r.done, ==, cfg->shm);
-    while (!r.done) {
-        aio_poll(qemu_get_aio_context(), true);
-    }
-    g_assert_cmpint(r.ret, ==, 0);
+    rbuf = blk_blockalign(blk, big);
+    fill_pattern(wbuf, big, 77);
+    g_assert_cmpint(blk_pwrite(blk, 8192, big, wbuf, 0), ==, 0);
+    g_assert_cmpint(read_yields(blk, 4096, rbuf), ==, !cfg->shm);
     g_assert_cmpmem(rbuf, 4096, wbuf, 4096);
+    memset(rbuf, 0, big);
+    g_assert_true(read_yields(blk, big, rbuf));
+    g_assert_cmpmem(rbuf, big, wbuf, big);
     qemu_vfree(rbuf);
     close_image(blk);
     unlink(path);
