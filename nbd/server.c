@@ -31,9 +31,9 @@
  * - drained_begin marks every client quiescing and, through a bottom half
  *   in the client's own context, calls qio_channel_wake_read(): run there
  *   the wake cannot fall between the reader's check of the flag and its
- *   wait in qio_channel_co_readv() (trap T4). A reader woken before the first byte
- *   of a header sees the flag and the receive coroutine ends; a reader in
- *   the middle of a request finishes reading it first.
+ *   wait in qio_channel_co_readv() (trap T4). A reader woken before the
+ *   first byte of a header sees the flag and the receive coroutine ends; a
+ *   reader in the middle of a request finishes reading it first.
  * - drained_poll is busy while a receive coroutine exists or requests are
  *   counted.
  * - the attach notifier (node drained, no coroutine of the export's

@@ -541,8 +541,8 @@ ssize_t coroutine_fn nbd_recv_buf_fill(NBDRecvBuf *rb, QIOChannel *ioc,
 
 /*
  * Reads exactly @len bytes (buffered ones first) into @iov, which holds
- * exactly @len bytes, or throws them away when @iov is NULL. Returns 0, or -1 with @errp set (end of file
- * included).
+ * exactly @len bytes, or throws them away when @iov is NULL. Returns 0,
+ * or -1 with @errp set (end of file included).
  */
 int coroutine_fn nbd_recv_buf_readv(NBDRecvBuf *rb, QIOChannel *ioc,
                                     const struct iovec *iov, size_t niov,
