@@ -6,6 +6,7 @@
 #include "qemu/osdep.h"
 #include "block/nbd.h"
 #include "qapi/error.h"
+#include "qemu/iov.h"
 
 uint32_t nbd_errno_to_wire(int err)
 {
@@ -265,69 +266,45 @@ ssize_t coroutine_fn nbd_recv_buf_fill(NBDRecvBuf *rb, QIOChannel *ioc,
     return n;
 }
 
-/* Takes up to @len buffered bytes into @iov, which it advances. */
-static size_t nbd_recv_buf_take_iov(NBDRecvBuf *rb, struct iovec **iov,
-                                    size_t *niov, size_t len)
-{
-    size_t done = 0;
-
-    while (done < len && nbd_recv_buf_avail(rb) && *niov) {
-        size_t n = nbd_recv_buf_take(rb, (*iov)->iov_base,
-                                     MIN(len - done, (*iov)->iov_len));
-
-        done += n;
-        (*iov)->iov_base = (char *)(*iov)->iov_base + n;
-        (*iov)->iov_len -= n;
-        if (!(*iov)->iov_len) {
-            (*iov)++;
-            (*niov)--;
-        }
-    }
-    return done;
-}
-
 int coroutine_fn nbd_recv_buf_readv(NBDRecvBuf *rb, QIOChannel *ioc,
                                     const struct iovec *iov, size_t niov,
                                     uint64_t len, Error **errp)
 {
-    g_autofree struct iovec *copy = iov ? g_memdup2(iov, niov * sizeof(*iov))
-                                        : NULL;
-    struct iovec *cur = copy;
-    char scratch[4096];
+    uint64_t done = 0;
 
-    while (len) {
-        ssize_t n;
+    for (;;) {
+        size_t n = MIN(len - done, nbd_recv_buf_avail(rb));
+        ssize_t got;
 
-        if (nbd_recv_buf_avail(rb)) {
-            len -= cur ? nbd_recv_buf_take_iov(rb, &cur, &niov, len)
-                       : nbd_recv_buf_take(rb, NULL, len);
-            continue;
+        if (n && iov) {
+            iov_from_buf(iov, niov, done, rb->buf + rb->pos, n);
         }
-        if (cur && len >= NBD_RECV_BUF_SIZE / 2) {
-            /* A big rest: straight to its place (@cur holds just @len). */
-            return qio_channel_readv_all(ioc, cur, niov, errp) < 0 ? -1 : 0;
+        nbd_recv_buf_take(rb, NULL, n);
+        done += n;
+        if (done == len) {
+            return 0;
         }
-        if (!cur && len >= NBD_RECV_BUF_SIZE / 2) {
-            /* Thrown away: no need to go through the buffer. */
-            size_t piece = MIN(len, sizeof(scratch));
+        if (iov && len - done >= NBD_RECV_BUF_SIZE / 2) {
+            /* A big rest: straight to its place. */
+            QEMUIOVector all, rest;
+            int ret;
 
-            if (qio_channel_read_all(ioc, scratch, piece, errp) < 0) {
-                return -1;
-            }
-            len -= piece;
-            continue;
+            qemu_iovec_init_external(&all, (struct iovec *)iov, niov);
+            qemu_iovec_init_slice(&rest, &all, done, len - done);
+            ret = qio_channel_readv_all(ioc, rest.iov, rest.niov, errp);
+            qemu_iovec_destroy(&rest);
+            return ret < 0 ? -1 : 0;
         }
-        n = nbd_recv_buf_fill(rb, ioc, errp);
-        if (n == 0) {
+        got = nbd_recv_buf_fill(rb, ioc, errp);
+        if (got == 0) {
             error_setg(errp, "Unexpected end-of-file before all data were "
                        "read");
             return -1;
         }
-        if (n < 0 && n != QIO_CHANNEL_ERR_BLOCK) {
+        if (got < 0 && got != QIO_CHANNEL_ERR_BLOCK) {
             return -1;
         }
     }
-    return 0;
 }
 
 int coroutine_fn nbd_recv_buf_read(NBDRecvBuf *rb, QIOChannel *ioc,

@@ -156,7 +156,6 @@ struct NBDClient {
     void *buf_cache[NBD_BUF_CACHE_SLOTS];
     size_t buf_cache_size[NBD_BUF_CACHE_SLOTS];
     unsigned int buf_cache_count;
-    size_t buf_cache_bytes;
 
     /* Protects the fields below. */
     QemuMutex lock;

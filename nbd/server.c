@@ -120,7 +120,6 @@ static void *nbd_buf_get(NBDClient *client, size_t len)
             client->buf_cache[i] = client->buf_cache[client->buf_cache_count];
             client->buf_cache_size[i] =
                 client->buf_cache_size[client->buf_cache_count];
-            client->buf_cache_bytes -= size;
             return buf;
         }
     }
@@ -130,22 +129,24 @@ static void *nbd_buf_get(NBDClient *client, size_t len)
 /* Gives back what nbd_buf_get(@client, @len) returned (or NULL). */
 static void nbd_buf_put(NBDClient *client, void *buf, size_t len)
 {
-    size_t size;
+    size_t size = nbd_buf_class(len);
+    size_t kept = 0;
 
     if (!buf) {
         return;
     }
-    size = nbd_buf_class(len);
+    for (unsigned int i = 0; i < client->buf_cache_count; i++) {
+        kept += client->buf_cache_size[i];
+    }
     if (len < NBD_BUF_CACHE_MIN ||
         client->buf_cache_count == NBD_BUF_CACHE_SLOTS ||
-        client->buf_cache_bytes + size > NBD_BUF_CACHE_BYTES) {
+        kept + size > NBD_BUF_CACHE_BYTES) {
         qemu_vfree(buf);
         return;
     }
     client->buf_cache[client->buf_cache_count] = buf;
     client->buf_cache_size[client->buf_cache_count] = size;
     client->buf_cache_count++;
-    client->buf_cache_bytes += size;
 }
 
 /* Client lifetime */
