@@ -41,20 +41,29 @@ class Tap:
 
 
 def wait_for_socket(path, proc, timeout=10):
+    """Wait until the helper greets a client.  A socket that accepts a
+    connection is not enough: the helper listens before it writes its pid
+    file and drops its privileges, and greets only from its main loop,
+    after both."""
     end = time.time() + timeout
     while time.time() < end:
         if proc.poll() is not None:
             raise RuntimeError(f"helper exited with {proc.returncode}")
         if os.path.exists(path):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(max(end - time.time(), 0.1))
             try:
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 s.connect(path)
-                s.close()
-                return
-            except OSError:
+                hello = s.recv(4)
+                if hello == bytes(4):
+                    return
+                raise RuntimeError(f"greeting {hello!r} at {path}")
+            except (OSError, socket.timeout):
                 pass
+            finally:
+                s.close()
         time.sleep(0.05)
-    raise RuntimeError(f"no socket at {path}")
+    raise RuntimeError(f"no greeting at {path}")
 
 
 class Helper:
