@@ -5,13 +5,20 @@
 #   usage: tests/bench/bench-nbd-client.sh [build-dir]
 #   env:   BENCH_REPEAT   runs per row, the best is kept (default 5)
 #          BENCH_SIZE_MB  image size in MiB (default 1024)
+#          BENCH_DELAY_MS latency of the slow server below (default 1)
 #
 # Servers: nbdkit's file plugin and Debian's qemu-nbd, each serving a raw
 # image on /dev/shm over a UNIX socket. Rows: qemu-img bench (4k reads at
 # depth 1 and 32, 4k writes at depth 32, 1M reads at depth 8), and
 # qemu-img convert of the whole export to /dev/shm; then ours with
-# multi-conn=4 against one connection (nbdkit). Higher is better in every
-# column; the ratio is ours / Debian's.
+# multi-conn=4 against one connection (nbdkit).
+#
+# Last, the same with nbdkit's delay filter adding BENCH_DELAY_MS to every
+# read and write: a server whose storage has latency, the case multi-conn
+# is for. nbdkit serves each connection with a pool of 16 threads, so one
+# connection holds at most 16 requests in service at a time, N connections
+# 16*N. Higher is better in every column; the ratio is ours / Debian's, or
+# multi-conn=4 / one connection where the row says so.
 set -uo pipefail
 
 BUILD=$(readlink -f "${1:-build}")
@@ -19,6 +26,7 @@ OURS=$BUILD/qemu-img
 DEB=/usr/bin/qemu-img
 REPEAT=${BENCH_REPEAT:-5}
 SIZE_MB=${BENCH_SIZE_MB:-1024}
+DELAY_MS=${BENCH_DELAY_MS:-1}
 DIR=$(mktemp -d /dev/shm/bench-nbd-client.XXXXXX)
 SPID=""
 
@@ -40,6 +48,10 @@ start_server() {
     case $1 in
     nbdkit)
         nbdkit -U "$DIR/sock" -P "$DIR/srv.pid" file "$DIR/disk.img" ;;
+    nbdkit-delay)
+        nbdkit -U "$DIR/sock" -P "$DIR/srv.pid" --filter=delay \
+            file "$DIR/disk.img" delay-read=${DELAY_MS}ms \
+            delay-write=${DELAY_MS}ms ;;
     qemu-nbd)
         /usr/bin/qemu-nbd -t -f raw -k "$DIR/sock" --cache=writeback \
             --fork --pid-file "$DIR/srv.pid" "$DIR/disk.img" ;;
@@ -152,3 +164,37 @@ for server in nbdkit qemu-nbd; do
     fi
     stop_server
 done
+
+# The server with latency: ours with one connection and with four,
+# Debian's (one connection: it has no multi-conn) beside them.
+start_server nbdkit-delay
+mc="driver=nbd,server.type=unix,server.path=$DIR/sock"
+echo
+echo "server: nbdkit file plugin, delay filter ${DELAY_MS} ms per read/write"
+printf "%-26s %-8s %12s %12s %12s %7s\n" workload unit ours-mc4 ours-1 \
+    debian "mc4/1"
+for spec in "read-4k-qd32:-c 20000 -d 32 -s 4k:20000:IOPS" \
+            "write-4k-qd32:-w -c 20000 -d 32 -s 4k:20000:IOPS" \
+            "read-64k-qd64:-c 10000 -d 64 -s 64k:625:MiB/s"; do
+    IFS=: read -r name args n unit <<<"$spec"
+    # shellcheck disable=SC2086
+    four=$(best_time "$OURS" bench $args --image-opts "$mc,multi-conn=4")
+    # shellcheck disable=SC2086
+    read -r one d <<<"$(best_pair bench -f raw $args "$URI")"
+    printf "%-26s %-8s %12s %12s %12s %7.2f\n" "$name" "$unit" \
+        "$(echo "scale=1; $n / $four" | bc)" \
+        "$(echo "scale=1; $n / $one" | bc)" \
+        "$(echo "scale=1; $n / $d" | bc)" \
+        "$(echo "scale=4; $one / $four" | bc)"
+done
+four=$(best_time "$OURS" convert -O raw --image-opts "$mc,multi-conn=4" \
+       "$DIR/out.img")
+rm -f "$DIR/out.img"
+read -r one d <<<"$(best_pair convert -f raw -O raw "$URI" "$DIR/out.img")"
+rm -f "$DIR/out.img"
+printf "%-26s %-8s %12s %12s %12s %7.2f\n" "convert-${SIZE_MB}M-out" MiB/s \
+    "$(echo "scale=1; $SIZE_MB / $four" | bc)" \
+    "$(echo "scale=1; $SIZE_MB / $one" | bc)" \
+    "$(echo "scale=1; $SIZE_MB / $d" | bc)" \
+    "$(echo "scale=4; $one / $four" | bc)"
+stop_server
