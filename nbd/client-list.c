@@ -154,8 +154,26 @@ int coroutine_fn nbd_client_list_exports(QIOChannel *ioc,
     int ret = -1;
 
     object_ref(OBJECT(ioc));
-    if (nbd_client_greet(&ioc, tls_creds, tls_hostname, false, &greet,
-                         errp) < 0) {
+    switch (nbd_client_greet(&ioc, tls_creds, tls_hostname, true, &greet,
+                             errp)) {
+    case 0:
+        break;
+    case 1:
+        /* Oldstyle: the one export there is, the default one. */
+        if (nbd_client_check_info(&greet, errp) < 0) {
+            goto out;
+        }
+        greet.name = g_strdup("");
+        g_array_append_val(list, greet);
+        ret = list->len;
+        *pinfo = (NBDExportInfo *)g_array_free(list, false);
+        list = NULL;
+        goto out;
+    case 2:
+        error_setg(errp, "the server does not support export lists (it "
+                   "does not speak fixed newstyle negotiation)");
+        goto out;
+    default:
         goto out;
     }
     if (nbd_client_choose_mode(ioc, true, &mode, errp) < 0) {

@@ -182,11 +182,12 @@ static int coroutine_fn nbd_client_starttls(QIOChannel **pioc,
 int coroutine_fn nbd_client_greet(QIOChannel **pioc,
                                   QCryptoTLSCreds *tls_creds,
                                   const char *tls_hostname,
-                                  bool oldstyle_ok, NBDExportInfo *old,
+                                  bool old_ok, NBDExportInfo *old,
                                   Error **errp)
 {
     uint8_t greeting[18], cflags[4];
     uint16_t sflags;
+    bool fixed;
 
     if (qio_channel_read_all(*pioc, (char *)greeting, 16, errp) < 0) {
         error_prepend(errp, "reading the server's greeting: ");
@@ -200,9 +201,8 @@ int coroutine_fn nbd_client_greet(QIOChannel **pioc,
         uint8_t rest[8 + 4 + 124];
         uint32_t flags;
 
-        if (!oldstyle_ok) {
-            error_setg(errp, "the server speaks oldstyle negotiation, "
-                       "which cannot do this");
+        if (!old_ok) {
+            error_setg(errp, "the server speaks oldstyle negotiation");
             return -1;
         }
         if (tls_creds) {
@@ -230,12 +230,14 @@ int coroutine_fn nbd_client_greet(QIOChannel **pioc,
         return -1;
     }
     sflags = nbd_get16(greeting + 16);
-    if (!(sflags & NBD_FLAG_FIXED_NEWSTYLE)) {
+    fixed = sflags & NBD_FLAG_FIXED_NEWSTYLE;
+    if (!fixed && (!old_ok || tls_creds)) {
+        /* Such a server need not answer any option but one. */
         error_setg(errp, "the server does not speak fixed newstyle "
-                   "negotiation");
+                   "negotiation%s", tls_creds ? ", which TLS needs" : "");
         return -1;
     }
-    nbd_put32(cflags, NBD_FLAG_C_FIXED_NEWSTYLE |
+    nbd_put32(cflags, (fixed ? NBD_FLAG_C_FIXED_NEWSTYLE : 0) |
               ((sflags & NBD_FLAG_NO_ZEROES) ? NBD_FLAG_C_NO_ZEROES : 0));
     if (qio_channel_write_all(*pioc, (char *)cflags, sizeof(cflags),
                               errp) < 0) {
@@ -243,6 +245,10 @@ int coroutine_fn nbd_client_greet(QIOChannel **pioc,
         return -1;
     }
     old->no_zeroes = !!(sflags & NBD_FLAG_NO_ZEROES);
+    if (!fixed) {
+        old->mode = NBD_MODE_SIMPLE;
+        return 2;
+    }
     if (tls_creds) {
         QIOChannel *tioc = *pioc;
 
@@ -523,6 +529,13 @@ int coroutine_fn nbd_receive_negotiate(QIOChannel **pioc,
             error_setg(errp, "the server speaks oldstyle negotiation, "
                        "which has only the default export, not '%s'",
                        export);
+            goto fail;
+        }
+        goto check;
+    }
+    if (ret == 2) {
+        /* Plain newstyle: no options but the export name. */
+        if (nbd_client_export_name(*pioc, export, info, errp) < 0) {
             goto fail;
         }
         goto check;

@@ -289,14 +289,15 @@ int coroutine_fn nbd_simple_option(QIOChannel *ioc, uint32_t opt,
                                    Error **errp);
 /*
  * Reads the greeting and sends the client flags, then does STARTTLS when
- * @tls_creds is given (replacing *@pioc). Returns 0 for fixed newstyle,
- * 1 for an oldstyle server (when @oldstyle_ok; size and flags are then in
- * @old), -1 with @errp set.
+ * @tls_creds is given (replacing *@pioc). Returns 0 for fixed newstyle;
+ * when @old_ok, 1 for an oldstyle server (size and flags are then in
+ * @old) and 2 for a plain (not fixed) newstyle one, which may only be
+ * sent NBD_OPT_EXPORT_NAME; -1 with @errp set.
  */
 int coroutine_fn nbd_client_greet(QIOChannel **pioc,
                                   QCryptoTLSCreds *tls_creds,
                                   const char *tls_hostname,
-                                  bool oldstyle_ok, NBDExportInfo *old,
+                                  bool old_ok, NBDExportInfo *old,
                                   Error **errp);
 /* Extended headers (if @extended), else structured replies, else none. */
 int coroutine_fn nbd_client_choose_mode(QIOChannel *ioc, bool extended,

@@ -464,7 +464,8 @@ typedef struct NBDReply {
  * @errp: error object
  *
  * Negotiates up to the transmission phase: fixed newstyle (oldstyle
- * servers are accepted for the default export), STARTTLS when @cfg has
+ * servers are accepted for the default export, plain newstyle ones get
+ * NBD_OPT_EXPORT_NAME and nothing else), STARTTLS when @cfg has
  * credentials, extended headers or structured replies, base:allocation,
  * then NBD_OPT_GO with block sizes, falling back to NBD_OPT_EXPORT_NAME
  * for servers that do not know it. Every value the server sends is
