@@ -11,6 +11,10 @@
 #include "nbd-internal.h"
 #include "qapi/error.h"
 
+/* A server listing more than these is not believed. */
+#define NBD_LIST_MAX_EXPORTS    65536
+#define NBD_LIST_MAX_CONTEXTS   1024
+
 static int coroutine_fn nbd_client_list_names(QIOChannel *ioc,
                                               GArray *list, Error **errp)
 {
@@ -31,6 +35,12 @@ static int coroutine_fn nbd_client_list_names(QIOChannel *ioc,
         }
         if (rep.type != NBD_REP_SERVER) {
             nbd_opt_reply_error(&rep, NBD_OPT_LIST, errp);
+            g_free(rep.data);
+            return -1;
+        }
+        if (list->len == NBD_LIST_MAX_EXPORTS) {
+            error_setg(errp, "the server lists more than %d exports",
+                       NBD_LIST_MAX_EXPORTS);
             g_free(rep.data);
             return -1;
         }
@@ -97,7 +107,7 @@ static int coroutine_fn nbd_client_list_contexts(QIOChannel *ioc,
 {
     size_t name_len = strlen(info->name);
     g_autofree uint8_t *buf = g_malloc(4 + name_len + 4);
-    GPtrArray *names = g_ptr_array_new();
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
 
     nbd_put32(buf, name_len);
     memcpy(buf + 4, info->name, name_len);
@@ -125,6 +135,12 @@ static int coroutine_fn nbd_client_list_contexts(QIOChannel *ioc,
             }
             error_setg(errp, "malformed reply to option "
                        "'list meta context'");
+            goto fail;
+        }
+        if (names->len == NBD_LIST_MAX_CONTEXTS) {
+            error_setg(errp, "the server lists more than %d metadata "
+                       "contexts", NBD_LIST_MAX_CONTEXTS);
+            g_free(rep.data);
             goto fail;
         }
         g_ptr_array_add(names, g_strndup((char *)rep.data + 4,

@@ -218,6 +218,7 @@ int coroutine_fn nbd_client_greet(QIOChannel **pioc,
         old->size = nbd_get64(rest);
         flags = nbd_get32(rest + 8);
         old->flags = flags & 0xffff;
+        old->has_export = true;
         old->mode = NBD_MODE_SIMPLE;
         return 1;
     }

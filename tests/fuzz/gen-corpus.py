@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Write the seed corpus of fuzz-nbd (tests/fuzz/fuzz-nbd.c documents the
 input layout): valid INFO/GO payloads, LIST/SET_META_CONTEXT payloads and
-request streams in each mode; and for fuzz-nbd-session, whole client
-streams. Run from anywhere; rewrites corpus/nbd/ and corpus/nbd-session/.
+request streams in each mode; for fuzz-nbd-session, whole client
+streams; for fuzz-nbd-client, whole server streams. Run from anywhere;
+rewrites corpus/nbd/, corpus/nbd-session/ and corpus/nbd-client/.
 """
 import os
 import struct
@@ -137,6 +138,83 @@ def session_seeds():
                        bytes(range(16)) + request(SIMPLE, *disc[0]))
 
 
+# fuzz-nbd-client: what a server says (tests/fuzz/fuzz-nbd-client.c).
+CLIENT_LIST, CLIENT_EXTENDED, CLIENT_BASE_ALLOC, CLIENT_NAMED = 1, 2, 4, 8
+INIT_MAGIC = 0x4e42444d41474943
+CLIENT_MAGIC = 0x0000420281861253
+REP_MAGIC = 0x0003e889045565a9
+REP_ACK, REP_SERVER, REP_INFO, REP_META_CONTEXT = 1, 2, 3, 4
+REP_ERR_UNSUP = (1 << 31) | 1
+INFO_EXPORT, INFO_NAME, INFO_DESCRIPTION, INFO_BLOCK_SIZE = 0, 1, 2, 3
+S_FIXED_NEWSTYLE, S_NO_ZEROES = 1, 2
+
+
+def greeting(sflags=S_FIXED_NEWSTYLE | S_NO_ZEROES):
+    return struct.pack(">QQH", INIT_MAGIC, OPTS_MAGIC, sflags)
+
+
+def rep(opt, typ, data=b""):
+    return struct.pack(">QIII", REP_MAGIC, opt, typ, len(data)) + data
+
+
+def export_info(opt, size=1 << 20, flags=EXPORT_FLAGS, sizes=None):
+    out = rep(opt, REP_INFO, struct.pack(">HQH", INFO_EXPORT, size, flags))
+    if sizes:
+        out += rep(opt, REP_INFO, struct.pack(">HIII", INFO_BLOCK_SIZE,
+                                              *sizes))
+    out += rep(opt, REP_INFO, struct.pack(">H", INFO_DESCRIPTION) + b"fuzz")
+    return out + rep(opt, REP_ACK)
+
+
+def base_alloc(opt, ctx_id=1):
+    return (rep(opt, REP_META_CONTEXT,
+                struct.pack(">I", ctx_id) + b"base:allocation") +
+            rep(opt, REP_ACK))
+
+
+def client_seeds():
+    sizes = (512, 4096, 32 << 20)
+    yield "go-structured", bytes([CLIENT_BASE_ALLOC]) + greeting() + \
+        rep(OPT_STRUCTURED_REPLY, REP_ACK) + base_alloc(OPT_SET_META) + \
+        export_info(OPT_GO, sizes=sizes)
+    yield "go-extended", bytes([CLIENT_EXTENDED | CLIENT_BASE_ALLOC |
+                                CLIENT_NAMED]) + greeting() + \
+        rep(OPT_EXTENDED_HEADERS, REP_ACK) + base_alloc(OPT_SET_META, 7) + \
+        export_info(OPT_GO, size=1 << 40, sizes=(1, 65536, 1 << 30))
+    yield "go-simple", bytes([CLIENT_EXTENDED]) + greeting() + \
+        rep(OPT_EXTENDED_HEADERS, REP_ERR_UNSUP) + \
+        rep(OPT_STRUCTURED_REPLY, REP_ERR_UNSUP) + export_info(OPT_GO)
+    # A server without NBD_OPT_GO: the export name, then 124 zeroes.
+    yield "export-name", bytes([0]) + greeting(S_FIXED_NEWSTYLE) + \
+        rep(OPT_STRUCTURED_REPLY, REP_ACK) + rep(OPT_GO, REP_ERR_UNSUP) + \
+        struct.pack(">QH", 1 << 20, EXPORT_FLAGS) + bytes(124)
+    yield "plain-newstyle", bytes([CLIENT_NAMED]) + greeting(0) + \
+        struct.pack(">QH", 1 << 20, EXPORT_FLAGS) + bytes(124)
+    yield "oldstyle", bytes([0]) + struct.pack(
+        ">QQQI", INIT_MAGIC, CLIENT_MAGIC, 1 << 20, EXPORT_FLAGS) + \
+        bytes(124)
+    listing = greeting() + rep(OPT_EXTENDED_HEADERS, REP_ERR_UNSUP) + \
+        rep(OPT_STRUCTURED_REPLY, REP_ACK)
+    for name in (b"disk0", b""):
+        listing += rep(OPT_LIST, REP_SERVER,
+                       struct.pack(">I", len(name)) + name + b"about")
+    listing += rep(OPT_LIST, REP_ACK)
+    for _ in range(2):
+        listing += export_info(OPT_INFO, sizes=sizes)
+        listing += rep(OPT_LIST_META, REP_META_CONTEXT,
+                       struct.pack(">I", 0) + b"base:allocation")
+        listing += rep(OPT_LIST_META, REP_ACK)
+    yield "list", bytes([CLIENT_LIST]) + listing + rep(OPT_ABORT, REP_ACK)
+    # One context, then a malformed reply (the names were once leaked).
+    yield "list-bad-context", bytes([CLIENT_LIST]) + greeting() + \
+        rep(OPT_EXTENDED_HEADERS, REP_ACK) + \
+        rep(OPT_LIST, REP_SERVER, struct.pack(">I", 1) + b"a") + \
+        rep(OPT_LIST, REP_ACK) + export_info(OPT_INFO) + \
+        rep(OPT_LIST_META, REP_META_CONTEXT,
+            struct.pack(">I", 0) + b"base:allocation") + \
+        rep(OPT_LIST_META, REP_INFO, b"bad")
+
+
 def write_corpus(name, seeds_iter):
     outdir = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                           "corpus", name)
@@ -149,6 +227,7 @@ def write_corpus(name, seeds_iter):
 def main():
     write_corpus("nbd", seeds())
     write_corpus("nbd-session", session_seeds())
+    write_corpus("nbd-client", client_seeds())
 
 
 if __name__ == "__main__":
