@@ -18,6 +18,7 @@
 #include "qemu/error-report.h"
 #include "qemu/keyval.h"
 #include "qemu/main-loop.h"
+#include "qemu/trace-control.h"
 #include "qom/object_interfaces.h"
 #include "qapi/error.h"
 #include "qemu-img.h"
@@ -66,6 +67,8 @@ void help(void)
 "\n"
 "    '-h', '--help'       print this help and exit\n"
 "    '-V', '--version'    print the version and exit\n"
+"    '-T', '--trace'      [[enable=]<pattern>][,events=<file>][,file=<file>]\n"
+"                         specify tracing options\n"
 "\n"
 "Commands:\n"
 "\n"
@@ -960,10 +963,15 @@ int main(int argc, char **argv)
             printf("qemu-img version " QEMU_VERSION "\n"
                    "An independent implementation of QEMU's qemu-img.\n");
             return 0;
-        case 'T':
-            warn_report("tracing is not supported, ignoring --trace '%s'",
-                        optarg);
+        case 'T': {
+            Error *err = NULL;
+
+            if (!trace_opt_parse(optarg, &err)) {
+                error_report_err(err);
+                exit(EXIT_FAILURE);
+            }
             break;
+        }
         default:
             bad_option(c, argv);
         }

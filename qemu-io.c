@@ -14,6 +14,7 @@
 #include "qemu-io.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
+#include "qemu/trace-control.h"
 #include "qom/object_interfaces.h"
 #include "qapi/error.h"
 
@@ -44,7 +45,8 @@ static void usage(const char *name)
 "                       directsync or unsafe\n"
 "  -d, --discard=MODE   discard mode: ignore or unmap\n"
 "  -U, --force-share    let other writers share the image\n"
-"  -T, --trace PATTERN  accepted and ignored\n"
+"  -T, --trace [[enable=]PATTERN][,events=FILE][,file=FILE]\n"
+"                       specify tracing options (-T help lists events)\n"
 "  -h, --help           print this help and exit\n"
 "  -V, --version        print the version and exit\n"
 "\n"
@@ -145,10 +147,15 @@ static void parse_args(QemuIOMain *m, int argc, char **argv)
             }
             m->open.aio = optarg;
             break;
-        case 'T':
-            warn_report("tracing is not supported, ignoring --trace '%s'",
-                        optarg);
+        case 'T': {
+            Error *err = NULL;
+
+            if (!trace_opt_parse(optarg, &err)) {
+                error_report_err(err);
+                exit(EXIT_FAILURE);
+            }
             break;
+        }
         case 'U':
             m->open.force_share = true;
             break;

@@ -50,6 +50,7 @@
 #include "nbd/nbd-internal.h"
 #include "crypto/tlscreds.h"
 #include "io/channel-socket.h"
+#include "block/trace.h"
 #include "io/channel-tls.h"
 #include "qemu/coroutine.h"
 #include "qemu/cutils.h"
@@ -294,10 +295,12 @@ static void coroutine_fn nbd_reconnect_entry(void *opaque)
         deadline = c->reconnect_deadline;
         qemu_mutex_unlock(&c->lock);
         left = deadline - now;
+        trace_nbd_reconnect_attempt(c, left / SCALE_MS);
         if (nbd_connect_once(s, MAX(MIN(left, NBD_CONNECT_TIMEOUT_NS),
                                     NANOSECONDS_PER_SECOND),
                              &sioc, &ioc, &info, &err) == 0) {
             if (nbd_info_compatible(s, &info, &err)) {
+                trace_nbd_reconnected(c);
                 nbd_conn_install(c, sioc, ioc, &info);
                 nbd_export_info_clear(&info);
                 qemu_mutex_lock(&c->lock);
@@ -362,6 +365,8 @@ static void nbd_conn_broken(NBDConn *c, uint64_t gen, Error *err)
         error_free(err);
         return;
     }
+    trace_nbd_connection_lost(c, s->export,
+                              err ? error_get_pretty(err) : "closed");
     if (err) {
         warn_report("NBD connection to export '%s' lost: %s", s->export,
                     error_get_pretty(err));
@@ -628,6 +633,9 @@ static int coroutine_fn nbd_read_reply(NBDConn *c, QIOChannel *ioc,
         return -1;
     }
     nbd_decode_reply_header(buf, &rep);
+    trace_nbd_receive_reply(c, rep.cookie, rep.magic,
+                            nbd_reply_type_name(rep.type), rep.flags,
+                            rep.error, rep.length);
     r = nbd_find_req(c, gen, rep.cookie);
     if (!r) {
         error_setg(errp, "reply for unknown cookie %" PRIu64, rep.cookie);
@@ -864,6 +872,8 @@ static void coroutine_fn nbd_conn_send(NBDConn *c, int i, QEMUIOVector *wqiov)
         object_ref(OBJECT(ioc));
         r->req.cookie = r->cookie;
         hlen = nbd_encode_request(hdr, &r->req, c->mode);
+        trace_nbd_send_request(c, r->req.cookie, nbd_cmd_name(r->req.type),
+                               r->req.flags, r->req.from, r->req.len);
     }
     qemu_mutex_unlock(&c->lock);
     if (!ioc) {

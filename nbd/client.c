@@ -13,6 +13,7 @@
 #include "qemu/osdep.h"
 #include "nbd-internal.h"
 #include "qapi/error.h"
+#include "nbd/trace.h"
 
 /* Largest option reply payload we accept. */
 #define NBD_MAX_REPLY_PAYLOAD   (1024 * 1024)
@@ -62,6 +63,8 @@ int coroutine_fn nbd_read_opt_reply(QIOChannel *ioc, uint32_t opt,
     }
     rep->type = nbd_get32(hdr + 12);
     rep->len = nbd_get32(hdr + 16);
+    trace_nbd_receive_option_reply(opt, nbd_opt_name(opt), rep->type,
+                                   nbd_rep_name(rep->type), rep->len);
     if (rep->len > NBD_MAX_REPLY_PAYLOAD) {
         error_setg(errp, "reply to option '%s' is too large (%" PRIu32
                    " bytes)", nbd_opt_name(opt), rep->len);
@@ -220,6 +223,7 @@ int coroutine_fn nbd_client_greet(QIOChannel **pioc,
         old->flags = flags & 0xffff;
         old->has_export = true;
         old->mode = NBD_MODE_SIMPLE;
+        trace_nbd_receive_greeting(1, 0);
         return 1;
     }
     if (nbd_get64(greeting + 8) != NBD_OPTS_MAGIC) {
@@ -232,6 +236,7 @@ int coroutine_fn nbd_client_greet(QIOChannel **pioc,
     }
     sflags = nbd_get16(greeting + 16);
     fixed = sflags & NBD_FLAG_FIXED_NEWSTYLE;
+    trace_nbd_receive_greeting(fixed ? 0 : 2, sflags);
     if (!fixed && (!old_ok || tls_creds)) {
         /* Such a server need not answer any option but one. */
         error_setg(errp, "the server does not speak fixed newstyle "
@@ -520,6 +525,8 @@ int coroutine_fn nbd_receive_negotiate(QIOChannel **pioc,
         return -1;
     }
     info->name = g_strdup(export);
+    trace_nbd_receive_negotiate(export, cfg->tls_creds != NULL,
+                                cfg->extended_headers);
     ret = nbd_client_greet(pioc, cfg->tls_creds, cfg->tls_hostname,
                            true, info, errp);
     if (ret < 0) {
@@ -568,6 +575,8 @@ check:
         info->mode != NBD_MODE_STRUCTURED) {
         info->flags &= ~NBD_FLAG_SEND_DF;
     }
+    trace_nbd_receive_negotiate_done(export, info->size, info->flags,
+                                     info->mode, info->has_block_sizes);
     return 0;
 
 fail:

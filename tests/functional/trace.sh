@@ -2,8 +2,9 @@
 # Tracing end to end: scripts/tracetool.py rejects malformed trace-events
 # lines with FILE:LINE; qemu-nbd's -T/--trace in each form (PATTERN,
 # enable=, events=FILE, file=FILE, help) and its errors; a real client's
-# requests show up in the log with their cookie, offset and length; and
-# without --trace nothing is logged.
+# requests show up in the log with their cookie, offset and length; our
+# qemu-io and qemu-img trace the client side; and without --trace nothing
+# is logged.
 . "$SRCDIR/tests/interop/common.sh"
 need python3
 
@@ -183,6 +184,43 @@ if command -v qemu-io >/dev/null; then
     expect "$TMP/trace.log" \
         "$LINE_RE"'nbd_request_received .* type 0 \([^)]+\) flags 0x0 from 65536 len 4096$'
     ok "qemu-io's read shows up in the log"
+fi
+
+# Our client: qemu-io and qemu-img take the same option, with the nbd
+# driver's events (negotiation, each request and its reply).
+if [ -n "${QEMU_IO_OURS:-}" ] && [ -n "${QEMU_IMG_OURS:-}" ]; then
+    "$QEMU_IO_OURS" --help | grep -q -- "-T, --trace" ||
+        fail "qemu-io --help does not document --trace"
+    "$QEMU_IMG_OURS" --help | grep -q -- "'--trace'" ||
+        fail "qemu-img --help does not document --trace"
+    "$QEMU_IO_OURS" -T help | grep -qx nbd_send_request ||
+        fail "qemu-io -T help lacks nbd_send_request"
+    "$QEMU_IO_OURS" --trace nbd_send_request --trace 'nbd_receive_*' -f raw \
+        -c 'read 2M 4k' "nbd+unix:///?socket=$TMP/srv.sock" \
+        >"$TMP/io.out" 2>"$TMP/io-trace.log" ||
+        fail "qemu-io --trace: $(cat "$TMP/io.out" "$TMP/io-trace.log")"
+    grep -q "^read 4096/4096 bytes at offset 2097152" "$TMP/io.out" ||
+        fail "qemu-io --trace: $(cat "$TMP/io.out")"
+    expect "$TMP/io-trace.log" \
+        "$LINE_RE"'nbd_receive_negotiate export .. tls 0 extended headers 1$' \
+        "$LINE_RE"'nbd_receive_option_reply option 7 \(go\) reply 1 \(ack\) length 0$' \
+        "$LINE_RE"'nbd_receive_negotiate_done export .. size 8388608 flags 0x[0-9a-f]+ mode [12] block sizes 1$' \
+        "$LINE_RE"'nbd_send_request conn 0x[0-9a-f]+ cookie [0-9]+ read flags 0x0 offset 2097152 length 4096$' \
+        "$LINE_RE"'nbd_receive_reply conn 0x[0-9a-f]+ cookie [0-9]+ magic 0x[0-9a-f]+ '
+    cookie=$(sed -n 's/.*nbd_send_request .* cookie \([0-9]*\) read .*/\1/p' \
+             "$TMP/io-trace.log")
+    grep -q "nbd_receive_reply .* cookie $cookie " "$TMP/io-trace.log" ||
+        fail "no reply traced for cookie $cookie"
+    grep -Ev "$LINE_RE"'nbd_(send|receive)_[a-z_]+ ' "$TMP/io-trace.log" &&
+        fail "qemu-io logged an event it was not asked for"
+    "$QEMU_IMG_OURS" --trace "nbd_receive_negotiate*,file=$TMP/img-trace.log" \
+        info "nbd+unix:///?socket=$TMP/srv.sock" >"$TMP/img.out" 2>&1 ||
+        fail "qemu-img --trace: $(cat "$TMP/img.out")"
+    grep -Eq "$LINE_RE" "$TMP/img.out" && fail "qemu-img traced to stdout"
+    expect "$TMP/img-trace.log" \
+        "$LINE_RE"'nbd_receive_negotiate_done export .. size 8388608 '
+    ok "qemu-io and qemu-img --trace: the client's negotiation, request" \
+       "and reply with its cookie"
 fi
 
 # Without --trace: the same traffic logs nothing.
