@@ -172,10 +172,10 @@ int coroutine_fn nbd_client_list_exports(QIOChannel *ioc,
     object_ref(OBJECT(ioc));
     switch (nbd_client_greet(&ioc, tls_creds, tls_hostname, true, &greet,
                              errp)) {
-    case 0:
+    case NBD_GREETING_FIXED_NEWSTYLE:
         break;
-    case 1:
-        /* Oldstyle: the one export there is, the default one. */
+    case NBD_GREETING_OLDSTYLE:
+        /* The one export there is, the default one. */
         if (nbd_client_check_info(&greet, errp) < 0) {
             goto out;
         }
@@ -185,7 +185,7 @@ int coroutine_fn nbd_client_list_exports(QIOChannel *ioc,
         *pinfo = (NBDExportInfo *)g_array_free(list, false);
         list = NULL;
         goto out;
-    case 2:
+    case NBD_GREETING_PLAIN_NEWSTYLE:
         error_setg(errp, "the server does not support export lists (it "
                    "does not speak fixed newstyle negotiation)");
         goto out;

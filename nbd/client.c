@@ -223,8 +223,8 @@ int coroutine_fn nbd_client_greet(QIOChannel **pioc,
         old->flags = flags & 0xffff;
         old->has_export = true;
         old->mode = NBD_MODE_SIMPLE;
-        trace_nbd_receive_greeting(1, 0);
-        return 1;
+        trace_nbd_receive_greeting("oldstyle", 0);
+        return NBD_GREETING_OLDSTYLE;
     }
     if (nbd_get64(greeting + 8) != NBD_OPTS_MAGIC) {
         error_setg(errp, "the server does not speak newstyle negotiation");
@@ -236,7 +236,8 @@ int coroutine_fn nbd_client_greet(QIOChannel **pioc,
     }
     sflags = nbd_get16(greeting + 16);
     fixed = sflags & NBD_FLAG_FIXED_NEWSTYLE;
-    trace_nbd_receive_greeting(fixed ? 0 : 2, sflags);
+    trace_nbd_receive_greeting(fixed ? "fixed newstyle" : "plain newstyle",
+                               sflags);
     if (!fixed && (!old_ok || tls_creds)) {
         /* Such a server need not answer any option but one. */
         error_setg(errp, "the server does not speak fixed newstyle "
@@ -253,7 +254,7 @@ int coroutine_fn nbd_client_greet(QIOChannel **pioc,
     old->no_zeroes = !!(sflags & NBD_FLAG_NO_ZEROES);
     if (!fixed) {
         old->mode = NBD_MODE_SIMPLE;
-        return 2;
+        return NBD_GREETING_PLAIN_NEWSTYLE;
     }
     if (tls_creds) {
         QIOChannel *tioc = *pioc;
@@ -264,7 +265,7 @@ int coroutine_fn nbd_client_greet(QIOChannel **pioc,
         object_unref(OBJECT(*pioc));
         *pioc = tioc;
     }
-    return 0;
+    return NBD_GREETING_FIXED_NEWSTYLE;
 }
 
 int coroutine_fn nbd_client_choose_mode(QIOChannel *ioc, bool extended,
@@ -532,7 +533,7 @@ int coroutine_fn nbd_receive_negotiate(QIOChannel **pioc,
     if (ret < 0) {
         goto fail;
     }
-    if (ret == 1) {
+    if (ret == NBD_GREETING_OLDSTYLE) {
         if (*export) {
             error_setg(errp, "the server speaks oldstyle negotiation, "
                        "which has only the default export, not '%s'",
@@ -541,8 +542,8 @@ int coroutine_fn nbd_receive_negotiate(QIOChannel **pioc,
         }
         goto check;
     }
-    if (ret == 2) {
-        /* Plain newstyle: no options but the export name. */
+    if (ret == NBD_GREETING_PLAIN_NEWSTYLE) {
+        /* No options but the export name. */
         if (nbd_client_export_name(*pioc, export, info, errp) < 0) {
             goto fail;
         }

@@ -287,12 +287,18 @@ void nbd_opt_reply_error(const NBDOptReply *rep, uint32_t opt, Error **errp);
 /* Sends a data-less option; returns 1 on ACK, 0 on an error reply. */
 int coroutine_fn nbd_simple_option(QIOChannel *ioc, uint32_t opt,
                                    Error **errp);
+/* What nbd_client_greet() found the server to speak. */
+typedef enum NBDGreeting {
+    NBD_GREETING_FIXED_NEWSTYLE = 0,
+    NBD_GREETING_OLDSTYLE = 1,      /* size and flags come with it */
+    NBD_GREETING_PLAIN_NEWSTYLE = 2,    /* only NBD_OPT_EXPORT_NAME */
+} NBDGreeting;
+
 /*
  * Reads the greeting and sends the client flags, then does STARTTLS when
- * @tls_creds is given (replacing *@pioc). Returns 0 for fixed newstyle;
- * when @old_ok, 1 for an oldstyle server (size and flags are then in
- * @old) and 2 for a plain (not fixed) newstyle one, which may only be
- * sent NBD_OPT_EXPORT_NAME; -1 with @errp set.
+ * @tls_creds is given (replacing *@pioc). Returns an NBDGreeting (the
+ * oldstyle and plain newstyle ones only when @old_ok; an oldstyle
+ * server's size and flags are then in @old), or -1 with @errp set.
  */
 int coroutine_fn nbd_client_greet(QIOChannel **pioc,
                                   QCryptoTLSCreds *tls_creds,
