@@ -3,8 +3,8 @@
 #   make check      unit, functional and interop suites, plus the unit
 #                   suite under ASan+UBSan and the threaded tests under TSan
 #   make check-quick  the plain build's tests only
-#   make check-fuzz   the libFuzzer targets (clang, ASan+UBSan) for 60, 30
-#                   and 30 s; `make check` runs them too, as the 'fuzz' suite
+#   make check-fuzz   the libFuzzer targets (clang, ASan+UBSan) for 60, 30,
+#                   30 and 30 s; `make check` runs them too, as the 'fuzz' suite
 #   make bench      benchmarks (not tests)
 #   make bench-nbd  fio against our qemu-nbd and peer NBD servers
 #                   (BENCH_RUNTIME=seconds per workload, default 10)
@@ -16,7 +16,7 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_TARGETS = tests/fuzz/fuzz-nbd tests/fuzz/fuzz-nbd-session \
-	tests/fuzz/fuzz-nbd-client
+	tests/fuzz/fuzz-nbd-client tests/fuzz/fuzz-nbd-reply
 MESON_SETUP = meson setup --wipe
 
 .PHONY: all deps check check-quick check-asan check-tsan check-fuzz bench \
@@ -78,6 +78,8 @@ check-fuzz: $(FUZZ_BUILD)/build.ninja
 	    tests/fuzz/corpus/nbd-session 30
 	@tests/fuzz/run-fuzz.sh $(FUZZ_BUILD)/tests/fuzz/fuzz-nbd-client \
 	    tests/fuzz/corpus/nbd-client 30
+	@tests/fuzz/run-fuzz.sh $(FUZZ_BUILD)/tests/fuzz/fuzz-nbd-reply \
+	    tests/fuzz/corpus/nbd-reply 30
 
 bench: all
 	$(BUILD)/tests/bench/bench-coroutine

@@ -89,6 +89,7 @@ typedef struct NBDConnReq {
     NBDRequest req;
     QEMUIOVector *qiov;         /* READ: destination */
     uint64_t covered;           /* READ: bytes received (data and holes) */
+    uint64_t *received;         /* READ: a bit per byte, once out of order */
     int ret;                    /* first error the server reported */
     bool have_extent;           /* BLOCK_STATUS: the first extent */
     uint64_t extent_len;
@@ -391,6 +392,8 @@ static Coroutine *nbd_req_complete(NBDConn *c, NBDConnReq *r)
 
     r->pending = false;
     r->co = NULL;
+    g_free(r->received);
+    r->received = NULL;
     return co;
 }
 
@@ -416,6 +419,47 @@ static NBDConnReq *nbd_find_req(NBDConn *c, uint64_t gen, uint64_t cookie)
     ok = r->used && r->pending && r->cookie == cookie && r->gen == gen;
     qemu_mutex_unlock(&c->lock);
     return ok ? r : NULL;
+}
+
+/* Sets bits [@start, @end) of @map; returns whether any was set before. */
+static bool nbd_bitmap_test_and_set(uint64_t *map, uint64_t start,
+                                    uint64_t end)
+{
+    bool seen = false;
+
+    while (start < end) {
+        unsigned int bit = start % 64;
+        unsigned int n = MIN(end - start, 64 - bit);
+        uint64_t mask = (n == 64 ? ~0ULL : (1ULL << n) - 1) << bit;
+
+        seen |= !!(map[start / 64] & mask);
+        map[start / 64] |= mask;
+        start += n;
+    }
+    return seen;
+}
+
+/*
+ * Marks bytes [@start, +@len) of @r's read as received; false if some
+ * were already. Chunks may come in any order but must not overlap: a
+ * server that sends a range twice could otherwise make the count add up
+ * while another range was never written, and the caller would get stale
+ * memory as data. In order (the usual case) the bytes received are
+ * [0, covered); the first chunk out of order brings in a bitmap of one
+ * bit per byte of the request, at most NBD_MAX_BUFFER_SIZE / 8 bytes.
+ */
+static bool nbd_req_receive(NBDConnReq *r, uint64_t start, uint64_t len)
+{
+    if (!r->received) {
+        if (start == r->covered) {
+            r->covered += len;
+            return true;
+        }
+        r->received = g_new0(uint64_t, DIV_ROUND_UP(r->req.len, 64));
+        nbd_bitmap_test_and_set(r->received, 0, r->covered);
+    }
+    r->covered += len;
+    return !nbd_bitmap_test_and_set(r->received, start, start + len);
 }
 
 /* Reads @len bytes into @r's buffer at @offset of the request. */
@@ -579,6 +623,11 @@ static int coroutine_fn nbd_read_chunk(NBDConn *c, QIOChannel *ioc,
                        len, r->req.from, r->req.len);
             return -1;
         }
+        if (!nbd_req_receive(r, offset - r->req.from, len)) {
+            error_setg(errp, "chunk [%" PRIu64 ", +%" PRIu64 ") overlaps "
+                       "one received before", offset, len);
+            return -1;
+        }
         if (rep->type == NBD_REPLY_TYPE_OFFSET_DATA) {
             if (nbd_read_into(ioc, rb, r, offset - r->req.from, len,
                               errp) < 0) {
@@ -587,7 +636,6 @@ static int coroutine_fn nbd_read_chunk(NBDConn *c, QIOChannel *ioc,
         } else {
             qemu_iovec_memset(r->qiov, offset - r->req.from, 0, len);
         }
-        r->covered += len;
         return 0;
     case NBD_REPLY_TYPE_BLOCK_STATUS:
     case NBD_REPLY_TYPE_BLOCK_STATUS_EXT:

@@ -15,6 +15,7 @@
  * FUZZ_VERBOSE=1 in the environment prints each input's outcome.
  */
 #include "qemu/osdep.h"
+#include "fuzz-util.h"
 
 #include <sys/socket.h>
 #include "block/nbd.h"
@@ -34,15 +35,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_EXTENDED           (1 << 1)
 #define FUZZ_BASE_ALLOC         (1 << 2)
 #define FUZZ_NAMED              (1 << 3)
-
-#define FUZZ_CHECK(cond)                                                    \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n",                \
-                    __FILE__, __LINE__, #cond);                             \
-            abort();                                                        \
-        }                                                                   \
-    } while (0)
 
 static bool fuzz_verbose;
 

@@ -13,18 +13,10 @@
  * own: what the server relies on after a parser said yes.
  */
 #include "qemu/osdep.h"
+#include "fuzz-util.h"
 #include "nbd/nbd-internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define FUZZ_CHECK(cond)                                                    \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n",                \
-                    __FILE__, __LINE__, #cond);                             \
-            abort();                                                        \
-        }                                                                   \
-    } while (0)
 
 enum {
     FUZZ_INFO,

@@ -2,8 +2,9 @@
 """Write the seed corpus of fuzz-nbd (tests/fuzz/fuzz-nbd.c documents the
 input layout): valid INFO/GO payloads, LIST/SET_META_CONTEXT payloads and
 request streams in each mode; for fuzz-nbd-session, whole client
-streams; for fuzz-nbd-client, whole server streams. Run from anywhere;
-rewrites corpus/nbd/, corpus/nbd-session/ and corpus/nbd-client/.
+streams; for fuzz-nbd-client, whole server streams; for fuzz-nbd-reply,
+a server's replies in the transmission phase. Run from anywhere; rewrites
+corpus/nbd/, corpus/nbd-session/, corpus/nbd-client/ and corpus/nbd-reply/.
 """
 import os
 import struct
@@ -215,6 +216,191 @@ def client_seeds():
         rep(OPT_LIST_META, REP_INFO, b"bad")
 
 
+# fuzz-nbd-reply: knobs, then a server's replies (tests/fuzz/fuzz-nbd-reply.c).
+REPLY_BLOCK_SIZE, REPLY_NO_META, REPLY_TRICKLE = 4, 8, 64
+BATCH_ALL, BATCH_READ, BATCH_STATUS, BATCH_MANY = 0, 16, 32, 48
+SIMPLE_REPLY_MAGIC = 0x67446698
+STRUCTURED_REPLY_MAGIC = 0x668e33ef
+EXTENDED_REPLY_MAGIC = 0x6e8a278c
+REPLY_FLAG_DONE = 1
+TYPE_NONE, TYPE_OFFSET_DATA, TYPE_OFFSET_HOLE = 0, 1, 2
+TYPE_BLOCK_STATUS, TYPE_BLOCK_STATUS_EXT = 5, 6
+TYPE_ERROR, TYPE_ERROR_OFFSET = (1 << 15) | 1, (1 << 15) | 2
+NBD_EIO, NBD_ENOSPC, NBD_ENOTSUP = 5, 28, 95
+CONTEXT_ID = 1
+KIB = 1024
+EXPORT_SIZE = 1024 * KIB
+READ, STATUS, WRITE, ZERO, TRIM, FLUSH = range(6)
+# The batches of fuzz_batch(), in the order the requests are issued.
+BATCHES = {
+    BATCH_ALL: [(READ, 0, 512), (READ, 64 * KIB, 4 * KIB),
+                (READ, EXPORT_SIZE - KIB, KIB), (STATUS, 0, EXPORT_SIZE),
+                (WRITE, 128 * KIB, 4 * KIB), (ZERO, 256 * KIB, 64 * KIB),
+                (TRIM, 512 * KIB, 64 * KIB), (FLUSH, 0, 0)],
+    BATCH_READ: [(READ, EXPORT_SIZE - 64 * KIB, 64 * KIB)],
+    BATCH_STATUS: [(STATUS, 0, EXPORT_SIZE), (STATUS, 512 * KIB, 64 * KIB)],
+    BATCH_MANY: [(READ, i * 64 * KIB, 512) for i in range(16)],
+}
+
+
+def wire(knobs):
+    """The batch's requests that reach the server, with their cookies:
+    request k gets slot k and sequence number k + 1 (block/nbd.c)."""
+    mode = min(knobs & 3, EXTENDED)
+    status = mode != SIMPLE and not knobs & REPLY_NO_META
+    reqs = [r for r in BATCHES[knobs & 48] if r[0] != STATUS or status]
+    return [((k + 1) * 16 + k,) + r for k, r in enumerate(reqs)]
+
+
+def pattern(offset, length):
+    return bytes((offset + i) * 7 % 251 for i in range(length))
+
+
+def simple_reply(cookie, error=0, data=b""):
+    return struct.pack(">IIQ", SIMPLE_REPLY_MAGIC, error, cookie) + data
+
+
+def chunk(mode, cookie, typ, payload=b"", done=True, offset=0):
+    flags = REPLY_FLAG_DONE if done else 0
+    if mode == EXTENDED:
+        return struct.pack(">IHHQQQ", EXTENDED_REPLY_MAGIC, flags, typ,
+                           cookie, offset, len(payload)) + payload
+    return struct.pack(">IHHQI", STRUCTURED_REPLY_MAGIC, flags, typ, cookie,
+                       len(payload)) + payload
+
+
+def data_chunk(mode, cookie, offset, length, done, req_offset):
+    return chunk(mode, cookie, TYPE_OFFSET_DATA,
+                 struct.pack(">Q", offset) + pattern(offset, length), done,
+                 req_offset)
+
+
+def hole_chunk(mode, cookie, offset, length, done, req_offset):
+    return chunk(mode, cookie, TYPE_OFFSET_HOLE,
+                 struct.pack(">QI", offset, length), done, req_offset)
+
+
+def error_chunk(mode, cookie, err, msg, done, req_offset, at=None):
+    payload = struct.pack(">IH", err, len(msg)) + msg
+    if at is None:
+        return chunk(mode, cookie, TYPE_ERROR, payload, done, req_offset)
+    return chunk(mode, cookie, TYPE_ERROR_OFFSET,
+                 payload + struct.pack(">Q", at), done, req_offset)
+
+
+def reply_chunks(mode, req, backwards=False):
+    """The chunks of a good reply to @req (the last is done). Reads of 4
+    KiB or more come as data, hole, data (@backwards: from the end, so
+    that the client has to see that they do not overlap); block status
+    says the first half of the range is allocated data."""
+    cookie, op, offset, length = req
+    if mode == SIMPLE:
+        return [simple_reply(cookie, 0, pattern(offset, length)
+                             if op == READ else b"")]
+    if op == READ and length >= 4 * KIB:
+        q = length // 4
+        content = [data_chunk(mode, cookie, offset, q, False, offset),
+                   hole_chunk(mode, cookie, offset + q, 2 * q, False,
+                              offset),
+                   data_chunk(mode, cookie, offset + 3 * q, q, False,
+                              offset)]
+        if backwards:
+            content.reverse()
+        return content + [chunk(mode, cookie, TYPE_NONE, b"", True, offset)]
+    if op == READ:
+        return [data_chunk(mode, cookie, offset, length, True, offset)]
+    if op == STATUS and mode == EXTENDED:
+        return [chunk(mode, cookie, TYPE_BLOCK_STATUS_EXT,
+                      struct.pack(">IIQQ", CONTEXT_ID, 1, length // 2, 0),
+                      True, offset)]
+    if op == STATUS:
+        return [chunk(mode, cookie, TYPE_BLOCK_STATUS,
+                      struct.pack(">III", CONTEXT_ID, length // 2, 0),
+                      True, offset)]
+    if op == WRITE and mode == STRUCTURED:
+        return [simple_reply(cookie)]       # allowed, but not for reads
+    return [chunk(mode, cookie, TYPE_NONE, b"", True, offset)]
+
+
+def reply_error(mode, req):
+    """A failed reply: EIO for reads (after some data for the larger),
+    ENOSPC for the rest."""
+    cookie, op, offset, length = req
+    err = NBD_EIO if op == READ else NBD_ENOSPC
+    if mode == SIMPLE:
+        return simple_reply(cookie, err)
+    if op == READ and length >= 4 * KIB:
+        return (data_chunk(mode, cookie, offset, KIB, False, offset) +
+                error_chunk(mode, cookie, err, b"bad sector", False, offset,
+                            at=offset + KIB) +
+                chunk(mode, cookie, TYPE_NONE, b"", True, offset))
+    return error_chunk(mode, cookie, err, b"no", True, offset)
+
+
+def reply_seeds():
+    names = {SIMPLE: "simple", STRUCTURED: "structured", EXTENDED: "extended"}
+    for mode, name in names.items():
+        knobs = mode | (REPLY_BLOCK_SIZE if mode == STRUCTURED else 0)
+        reqs = wire(knobs | BATCH_ALL)
+        replies = [b"".join(reply_chunks(mode, r)) for r in reqs]
+        yield name + "-all", bytes([knobs | BATCH_ALL]) + b"".join(replies)
+        yield name + "-all-reversed", bytes([knobs | BATCH_ALL]) + \
+            b"".join(b"".join(reply_chunks(mode, r, backwards=True))
+                     for r in reversed(reqs))
+        # The first two reads and write zeroes fail; the rest succeed.
+        yield name + "-all-errors", bytes([knobs | BATCH_ALL]) + b"".join(
+            reply_error(mode, r) if k < 2 or r[1] == ZERO else replies[k]
+            for k, r in enumerate(reqs))
+        (read,) = wire(knobs | BATCH_READ)
+        yield name + "-read", bytes([knobs | BATCH_READ]) + \
+            b"".join(reply_chunks(mode, read))
+        # 16 reads; in structured modes their chunks interleave.
+        reqs = wire(knobs | BATCH_MANY)
+        if mode == SIMPLE:
+            many = b"".join(reply_chunks(mode, r)[0] for r in reversed(reqs))
+        else:
+            many = b"".join(data_chunk(mode, c, o, 256, False, o)
+                            for c, _, o, _ in reversed(reqs))
+            many += b"".join(data_chunk(mode, c, o + 256, 256, True, o)
+                             for c, _, o, _ in reqs)
+        yield name + "-many", bytes([knobs | BATCH_MANY]) + many
+        if mode != SIMPLE:
+            reqs = wire(knobs | BATCH_STATUS)
+            yield name + "-status", bytes([knobs | BATCH_STATUS]) + \
+                b"".join(b"".join(reply_chunks(mode, r)) for r in reqs)
+    # The 64 KiB read in one piece, its header cut in pieces: the rest is
+    # read straight into place.
+    for mode, name in ((SIMPLE, "simple"), (EXTENDED, "extended")):
+        knobs = mode | REPLY_TRICKLE | BATCH_READ
+        ((cookie, _, offset, length),) = wire(knobs)
+        yield name + "-read-trickle", bytes([knobs]) + (
+            simple_reply(cookie, 0, pattern(offset, length))
+            if mode == SIMPLE else
+            data_chunk(mode, cookie, offset, length, True, offset))
+    # Write zeroes answered last with ENOTSUP, then garbage: the block
+    # layer falls back to a write on a broken connection, whose one
+    # immediate reconnection attempt is refused; that write fails.
+    reqs = wire(STRUCTURED | BATCH_ALL)
+    zero = [r for r in reqs if r[1] == ZERO]
+    yield "structured-zero-fallback", bytes([STRUCTURED | BATCH_ALL]) + \
+        b"".join(b"".join(reply_chunks(STRUCTURED, r)) for r in reqs
+                 if r[1] != ZERO) + \
+        error_chunk(STRUCTURED, zero[0][0], NBD_ENOTSUP, b"", True,
+                    zero[0][2]) + bytes(16)
+    # Found by fuzz-nbd-reply: two chunks of one read that overlap, their
+    # lengths adding up to the request's; bytes [0, 99) were never
+    # written, and the read succeeded.
+    knobs = STRUCTURED | REPLY_BLOCK_SIZE | BATCH_MANY
+    cookie, _, offset, _ = wire(knobs)[2]
+    yield "structured-many-overlap", bytes([knobs]) + \
+        data_chunk(STRUCTURED, cookie, offset + 99, 256, False, offset) + \
+        data_chunk(STRUCTURED, cookie, offset + 256, 256, True, offset)
+    # No metadata context: block status never reaches the server.
+    knobs = EXTENDED | REPLY_BLOCK_SIZE | REPLY_NO_META | BATCH_ALL
+    yield "extended-all-no-meta", bytes([knobs]) + b"".join(
+        b"".join(reply_chunks(EXTENDED, r)) for r in wire(knobs))
+
+
 def write_corpus(name, seeds_iter):
     outdir = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                           "corpus", name)
@@ -228,6 +414,7 @@ def main():
     write_corpus("nbd", seeds())
     write_corpus("nbd-session", session_seeds())
     write_corpus("nbd-client", client_seeds())
+    write_corpus("nbd-reply", reply_seeds())
 
 
 if __name__ == "__main__":

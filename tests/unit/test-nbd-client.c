@@ -14,8 +14,9 @@
  * - reconnect: the server goes away, requests fail with EIO within
  *   reconnect-delay; a new server on the same socket is used again;
  * - hostile servers: wrong magic, unknown cookie, chunk outside the
- *   request, a reply cut off, bytes after a good reply, block sizes out
- *   of spec: EIO or an open error, never a crash or a hang.
+ *   request, a reply cut off, bytes after a good reply, chunks that
+ *   overlap, block sizes out of spec: EIO or an open error, never a crash,
+ *   a hang or a read that "succeeds" with bytes never received.
  */
 #include "qemu/osdep.h"
 
@@ -359,6 +360,7 @@ typedef enum Misbehaviour {
     BAD_BLOCK_SIZE,
     SIMPLE_DATA_IN_STRUCTURED,
     TRAILING_GARBAGE,           /* a good reply, then bytes nobody asked for */
+    OVERLAP,                    /* chunks that add up, but overlap */
 } Misbehaviour;
 
 typedef struct FakeServer {
@@ -498,6 +500,25 @@ static gpointer fake_server_thread(gpointer opaque)
             test_xio(true, fd, buf, 1);
             break;
         }
+        case OVERLAP:
+            /*
+             * [from + 100, +len/2) then [from + len/2, +len/2): as many
+             * bytes as asked, but [from, from + 100) never written.
+             */
+            for (int i = 0; i < 2; i++) {
+                g_autofree uint8_t *data = g_malloc(len / 2);
+
+                memset(data, 0x5a, len / 2);
+                nbd_put32(rep, NBD_STRUCTURED_REPLY_MAGIC);
+                nbd_put16(rep + 4, i ? NBD_REPLY_FLAG_DONE : 0);
+                nbd_put16(rep + 6, NBD_REPLY_TYPE_OFFSET_DATA);
+                nbd_put64(rep + 8, cookie);
+                nbd_put32(rep + 16, 8 + len / 2);
+                nbd_put64(rep + 20, from + (i ? len / 2 : 100));
+                test_xio(false, fd, rep, 28);
+                test_xio(false, fd, data, len / 2);
+            }
+            break;
         case BAD_BLOCK_SIZE:
             break;
         }
@@ -631,5 +652,7 @@ int main(int argc, char **argv)
                          test_hostile);
     g_test_add_data_func("/nbd/client/hostile/trailing-garbage",
                          GINT_TO_POINTER(TRAILING_GARBAGE), test_hostile);
+    g_test_add_data_func("/nbd/client/hostile/overlapping-chunks",
+                         GINT_TO_POINTER(OVERLAP), test_hostile);
     return g_test_run();
 }
