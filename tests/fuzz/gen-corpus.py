@@ -395,6 +395,17 @@ def reply_seeds():
     yield "structured-many-overlap", bytes([knobs]) + \
         data_chunk(STRUCTURED, cookie, offset + 99, 256, False, offset) + \
         data_chunk(STRUCTURED, cookie, offset + 256, 256, True, offset)
+    # Block status answered twice (one chunk not done, then a done one),
+    # and with a simple reply: both protocol errors.
+    knobs = STRUCTURED | BATCH_STATUS
+    (first, second) = wire(knobs)
+    status = struct.pack(">III", CONTEXT_ID, 4 * KIB, 0)
+    yield "structured-status-twice", bytes([knobs]) + \
+        chunk(STRUCTURED, first[0], TYPE_BLOCK_STATUS, status, False) + \
+        chunk(STRUCTURED, first[0], TYPE_BLOCK_STATUS, status, True) + \
+        b"".join(reply_chunks(STRUCTURED, second))
+    yield "structured-status-simple", bytes([knobs]) + \
+        simple_reply(second[0]) + b"".join(reply_chunks(STRUCTURED, first))
     # No metadata context: block status never reaches the server.
     knobs = EXTENDED | REPLY_BLOCK_SIZE | REPLY_NO_META | BATCH_ALL
     yield "extended-all-no-meta", bytes([knobs]) + b"".join(
