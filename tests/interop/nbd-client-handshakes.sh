@@ -4,8 +4,9 @@
 # only NBD_OPT_EXPORT_NAME may be sent), oldstyle, a minimum and maximum
 # block size enforced as errors (the client must align and split), errors
 # on reads and writes (the connection stays usable), a list of named
-# exports with unknown names refused, and TLS required (PSK). Data is
-# checked with qemu-io -P in each; each refusal must say what was refused.
+# exports with unknown names refused, multi-conn not allowed, and TLS
+# required (PSK). Data is checked with qemu-io -P in each; each refusal
+# must say what was refused.
 . "$(dirname "$0")/common.sh"
 : "${QEMU_IO_OURS:?}" "${QEMU_IMG_OURS:?}"
 need nbdkit qemu-img
@@ -136,7 +137,23 @@ refused names-unknown "export 'nosuch'.*not available" \
     "$QIO" -f raw -c 'read 0 512' "nbd+unix:///nosuch?socket=$SOCK"
 ok "named exports listed and used; an unknown name refused clearly"
 
-# 7. TLS required (PSK): with credentials the data goes through; without,
+# 7. multi-conn asked of a server that does not allow it: one connection,
+# with a warning that says so.
+kit nomc --filter=log --filter=multi-conn memory 16M \
+    multi-conn-mode=disable logfile="$TMP/nomc-conn.log"
+"$QIO" --image-opts \
+    "driver=nbd,server.type=unix,server.path=$SOCK,multi-conn=4" \
+    -c 'aio_write -P 0x21 0 64k' -c 'aio_write -P 0x22 64k 64k' \
+    -c aio_flush -c 'read -P 0x21 0 64k' -c 'read -P 0x22 64k 64k' \
+    >"$TMP/nomc.log" 2>&1 && ! grep -q failed "$TMP/nomc.log" ||
+    fail "multi-conn refused: $(cat "$TMP/nomc.log")"
+grep -q "does not allow multi-conn.*using one connection" "$TMP/nomc.log" ||
+    fail "multi-conn refused: no warning: $(cat "$TMP/nomc.log")"
+conns=$(grep -o 'connection=[0-9]*' "$TMP/nomc-conn.log" | sort -u | wc -l)
+[ "$conns" -eq 1 ] || fail "multi-conn refused: $conns connections"
+ok "multi-conn=4 against a server without multi-conn: one connection, warned"
+
+# 8. TLS required (PSK): with credentials the data goes through; without,
 # or against a server that cannot do TLS, a clear refusal.
 if command -v psktool >/dev/null; then
     mkdir -p "$TMP/psk"
