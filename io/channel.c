@@ -725,10 +725,15 @@ ssize_t coroutine_fn qio_channel_co_readv(QIOChannel *ioc,
         }
     }
     trace_qio_channel_yield_start(ioc, G_IO_IN, ctx);
-    block_start = get_clock();
+    /* A context that does not poll needs no clock read around the wait. */
+    block_start = aio_context_poll_max_ns(ctx) ? get_clock() : 0;
     aio_add_sqe(qio_channel_uring_read_prep, &r, &r.handler);
     qemu_coroutine_yield();
-    qio_channel_adjust_read_poll(ioc, ctx, get_clock() - block_start);
+    if (block_start) {
+        qio_channel_adjust_read_poll(ioc, ctx, get_clock() - block_start);
+    } else {
+        ioc->read_poll_ns = 0;
+    }
     trace_qio_channel_yield_end(ioc, G_IO_IN);
     /* Empty the slot unless qio_channel_wake_read() did. */
     qatomic_cmpxchg(&ioc->read_coroutine, tag, NULL);

@@ -156,49 +156,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     AioContext *ctx = qemu_get_aio_context();
     FuzzClient fc = { 0 };
     QIOChannelSocket *sioc;
-    uint8_t sink[65536];
-    size_t sent = 1;
-    int64_t deadline = 0;
+    FuzzFeed feed;
     int fds[2];
 
     if (size < 1 || socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0) {
         return 0;
     }
     fc.knobs = data[0];
-    qemu_socket_set_nonblock(fds[1]);
+    fuzz_feed_init(&feed, fds[1], data + 1, size - 1,
+                   "client still negotiating", FUZZ_LIMIT_MS);
     sioc = qio_channel_socket_new_fd(fds[0], &error_abort);
     fc.ioc = QIO_CHANNEL(sioc);
     qio_channel_set_blocking(fc.ioc, false, &error_abort);
     /* As the nbd driver's: waits happen in the coroutine's context. */
     qio_channel_set_follow_coroutine_ctx(fc.ioc, true);
-    if (size == 1) {
-        shutdown(fds[1], SHUT_WR);
-    }
     aio_co_enter(ctx, qemu_coroutine_create(fuzz_client_entry, &fc));
 
     while (!fc.done) {
-        ssize_t n;
-
-        if (sent < size) {
-            n = write(fds[1], data + sent, size - sent);
-            if (n > 0) {
-                sent += n;
-            } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-                sent = size;        /* the client hung up */
-            }
-            if (sent == size) {
-                shutdown(fds[1], SHUT_WR);
-            }
-        } else if (!deadline) {
-            deadline = qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + FUZZ_LIMIT_MS;
-        } else if (qemu_clock_get_ms(QEMU_CLOCK_REALTIME) > deadline) {
-            fprintf(stderr, "client still negotiating %d ms after the "
-                    "input\n", FUZZ_LIMIT_MS);
-            abort();
-        }
-        do {
-            n = read(fds[1], sink, sizeof(sink));
-        } while (n > 0);
+        fuzz_feed_step(&feed);
         aio_poll(ctx, false);
     }
     while (aio_poll(ctx, false)) {

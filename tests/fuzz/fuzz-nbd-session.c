@@ -10,6 +10,7 @@
  * end within FUZZ_SESSION_LIMIT_MS of the end of input counts as a hang.
  */
 #include "qemu/osdep.h"
+#include "fuzz-util.h"
 
 #include <sys/socket.h>
 #include "block/nbd.h"
@@ -71,46 +72,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     AioContext *ctx = qemu_get_aio_context();
     QIOChannelSocket *sioc;
-    uint8_t sink[65536];
-    size_t sent = 0;
-    int64_t deadline = 0;
+    FuzzFeed feed;
     int fds[2];
 
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) < 0) {
         abort();
     }
-    qemu_socket_set_nonblock(fds[1]);
+    fuzz_feed_init(&feed, fds[1], data, size, "session still open",
+                   FUZZ_SESSION_LIMIT_MS);
     sioc = qio_channel_socket_new_fd(fds[0], &error_abort);
     nbd_server_add_client(fuzz_server, sioc);
     object_unref(OBJECT(sioc));
-    if (!size) {
-        shutdown(fds[1], SHUT_WR);
-    }
 
     while (nbd_server_connection_count(fuzz_server) > 0) {
-        ssize_t n;
-
-        if (sent < size) {
-            n = write(fds[1], data + sent, size - sent);
-            if (n > 0) {
-                sent += n;
-            } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-                sent = size;        /* the server hung up */
-            }
-            if (sent == size) {
-                shutdown(fds[1], SHUT_WR);
-            }
-        } else if (!deadline) {
-            deadline = qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
-                       FUZZ_SESSION_LIMIT_MS;
-        } else if (qemu_clock_get_ms(QEMU_CLOCK_REALTIME) > deadline) {
-            fprintf(stderr, "session still open %d ms after the input\n",
-                    FUZZ_SESSION_LIMIT_MS);
-            abort();
-        }
-        do {
-            n = read(fds[1], sink, sizeof(sink));
-        } while (n > 0);
+        fuzz_feed_step(&feed);
         aio_poll(ctx, false);
     }
     /* Let the last bottom halves (the client's free) run. */
