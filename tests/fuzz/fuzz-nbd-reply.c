@@ -42,7 +42,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include "block/nbd.h"
-#include "nbd/nbd-internal.h"
+#include "nbd/client-internal.h"
 #include "qemu/atomic.h"
 #include "qemu/coroutine.h"
 #include "qemu/cutils.h"

@@ -5,7 +5,7 @@
  *
  * - basic I/O: writes, reads, zeroes, trims, block status and flush, with
  *   the image file checked behind the server's back;
- * - T11: the process opens an image backed by its own export, waiting in
+ * - own export: the process opens an image backed by its own export, waiting in
  *   nested aio_poll() of the main context;
  * - concurrent requests from coroutines in two iothreads over one
  *   connection (the reader waits in one context while the writers wait in
@@ -21,7 +21,7 @@
 #include "qemu/osdep.h"
 
 #include <sys/un.h>
-#include "nbd/nbd-internal.h"
+#include "nbd/client-internal.h"
 #include "sysemu/iothread.h"
 #include "qemu/main-loop.h"
 #include "qemu/cutils.h"
@@ -179,7 +179,7 @@ static void test_basic(void)
 }
 
 /*
- * T11: a process exporting an image over NBD opens an image backed by
+ * Own export: a process exporting an image over NBD opens an image backed by
  * its own export. The open and every request wait in a nested aio_poll()
  * of the main context (no GLib dispatch), so the server must accept,
  * negotiate and serve from there.
@@ -630,7 +630,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     g_test_add_func("/nbd/client/basic", test_basic);
-    g_test_add_func("/nbd/client/T11-own-export", test_own_export);
+    g_test_add_func("/nbd/client/own-export-nested-poll", test_own_export);
     g_test_add_func("/nbd/client/two-iothreads", test_two_iothreads);
     g_test_add_func("/nbd/client/multi-conn", test_multi_conn);
     g_test_add_func("/nbd/client/reconnect", test_reconnect);
