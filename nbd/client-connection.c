@@ -134,12 +134,15 @@ struct NBDConn {
      * Protects every field below it, and the slots' fields other than
      * rs (which belongs to the request's coroutine until it is sent,
      * then to the reader until the reply is complete).
-     * Exceptions, each written under the lock with qatomic_set():
-     * - state is read with qatomic_read() outside the lock where a stale
-     *   value is harmless: nbd_pick_conn() only chooses a connection
-     *   (nbd_conn_get_slot() looks again under the lock), and
-     *   nbd_session_disconnect() runs when nothing else of the node does;
-     * - nr_used is read the same way by nbd_pick_conn().
+     * Reads outside the lock:
+     * - state and nr_used, written under the lock with qatomic_set(), are
+     *   read with qatomic_read() by nbd_pick_conn(), where a stale value
+     *   only makes a worse choice (nbd_conn_get_slot() looks again under
+     *   the lock);
+     * - nbd_session_disconnect() reads state, ioc, sioc and mode at close,
+     *   when the node is drained and nothing else of ours runs;
+     * - the reader reads mode and context_id once, under the lock, for
+     *   its generation.
      */
     QemuMutex lock;
     NBDConnState state;         /* only nbd_conn_set_state_locked() */

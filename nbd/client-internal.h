@@ -35,12 +35,12 @@ int coroutine_fn nbd_send_option(QIOChannel *ioc, uint32_t opt,
                                  Error **errp);
 /* Reads one reply to @opt (header and payload, at most 1 MiB). */
 int coroutine_fn nbd_receive_option_reply(QIOChannel *ioc, uint32_t opt,
-                                    NBDOptReply *rep, Error **errp);
+                                          NBDOptReply *rep, Error **errp);
 /* Turns an error reply into an Error naming the option and the reason. */
 void nbd_opt_reply_error(const NBDOptReply *rep, uint32_t opt, Error **errp);
 /* Sends a data-less option; returns 1 on ACK, 0 on an error reply. */
 int coroutine_fn nbd_send_simple_option(QIOChannel *ioc, uint32_t opt,
-                                   Error **errp);
+                                        Error **errp);
 /* What nbd_receive_greeting() found the server to speak. */
 typedef enum NBDGreeting {
     NBD_GREETING_FIXED_NEWSTYLE = 0,
@@ -55,13 +55,13 @@ typedef enum NBDGreeting {
  * server's size and flags are then in @old), or -1 with @errp set.
  */
 int coroutine_fn nbd_receive_greeting(QIOChannel **pioc,
-                                  QCryptoTLSCreds *tls_creds,
-                                  const char *tls_hostname,
-                                  bool old_ok, NBDExportInfo *old,
-                                  Error **errp);
+                                      QCryptoTLSCreds *tls_creds,
+                                      const char *tls_hostname,
+                                      bool old_ok, NBDExportInfo *old,
+                                      Error **errp);
 /* Extended headers (if @extended), else structured replies, else none. */
 int coroutine_fn nbd_receive_mode(QIOChannel *ioc, bool extended,
-                                        NBDMode *mode, Error **errp);
+                                  NBDMode *mode, Error **errp);
 /* The reply reader (nbd/client-reply.c) */
 
 /*

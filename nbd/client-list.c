@@ -16,7 +16,7 @@
 #define NBD_LIST_MAX_CONTEXTS   1024
 
 static int coroutine_fn nbd_receive_export_names(QIOChannel *ioc,
-                                              GArray *list, Error **errp)
+                                                 GArray *list, Error **errp)
 {
     if (nbd_send_option(ioc, NBD_OPT_LIST, NULL, 0, errp) < 0) {
         return -1;
@@ -61,7 +61,8 @@ static int coroutine_fn nbd_receive_export_names(QIOChannel *ioc,
 }
 
 static int coroutine_fn nbd_receive_export_info(QIOChannel *ioc,
-                                        NBDExportInfo *info, Error **errp)
+                                                NBDExportInfo *info,
+                                                Error **errp)
 {
     size_t name_len = strlen(info->name);
     g_autofree uint8_t *buf = g_malloc(4 + name_len + 2 + 3 * 2);
@@ -102,8 +103,8 @@ static int coroutine_fn nbd_receive_export_info(QIOChannel *ioc,
 }
 
 static int coroutine_fn nbd_receive_meta_list(QIOChannel *ioc,
-                                                 NBDExportInfo *info,
-                                                 Error **errp)
+                                              NBDExportInfo *info,
+                                              Error **errp)
 {
     size_t name_len = strlen(info->name);
     g_autofree uint8_t *buf = g_malloc(4 + name_len + 4);
@@ -120,7 +121,7 @@ static int coroutine_fn nbd_receive_meta_list(QIOChannel *ioc,
         NBDOptReply rep;
 
         if (nbd_receive_option_reply(ioc, NBD_OPT_LIST_META_CONTEXT, &rep,
-                               errp) < 0) {
+                                     errp) < 0) {
             goto fail;
         }
         if (rep.type == NBD_REP_ACK) {
@@ -171,7 +172,7 @@ int coroutine_fn nbd_receive_export_list(QIOChannel *ioc,
 
     object_ref(OBJECT(ioc));
     switch (nbd_receive_greeting(&ioc, tls_creds, tls_hostname, true, &greet,
-                             errp)) {
+                                 errp)) {
     case NBD_GREETING_FIXED_NEWSTYLE:
         break;
     case NBD_GREETING_OLDSTYLE:

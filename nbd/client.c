@@ -41,7 +41,7 @@ int coroutine_fn nbd_send_option(QIOChannel *ioc, uint32_t opt,
 }
 
 int coroutine_fn nbd_receive_option_reply(QIOChannel *ioc, uint32_t opt,
-                                    NBDOptReply *rep, Error **errp)
+                                          NBDOptReply *rep, Error **errp)
 {
     uint8_t hdr[NBD_OPTION_REPLY_HEADER_SIZE];
 
@@ -130,7 +130,7 @@ void nbd_opt_reply_error(const NBDOptReply *rep, uint32_t opt, Error **errp)
 }
 
 int coroutine_fn nbd_send_simple_option(QIOChannel *ioc, uint32_t opt,
-                                   Error **errp)
+                                        Error **errp)
 {
     NBDOptReply rep;
 
@@ -151,9 +151,9 @@ int coroutine_fn nbd_send_simple_option(QIOChannel *ioc, uint32_t opt,
 }
 
 static int coroutine_fn nbd_send_starttls(QIOChannel **pioc,
-                                            QCryptoTLSCreds *creds,
-                                            const char *hostname,
-                                            Error **errp)
+                                          QCryptoTLSCreds *creds,
+                                          const char *hostname,
+                                          Error **errp)
 {
     NBDOptReply rep;
     QIOChannelTLS *tioc;
@@ -183,10 +183,10 @@ static int coroutine_fn nbd_send_starttls(QIOChannel **pioc,
 }
 
 int coroutine_fn nbd_receive_greeting(QIOChannel **pioc,
-                                  QCryptoTLSCreds *tls_creds,
-                                  const char *tls_hostname,
-                                  bool old_ok, NBDExportInfo *old,
-                                  Error **errp)
+                                      QCryptoTLSCreds *tls_creds,
+                                      const char *tls_hostname,
+                                      bool old_ok, NBDExportInfo *old,
+                                      Error **errp)
 {
     uint8_t greeting[18], cflags[4];
     uint16_t sflags;
@@ -269,7 +269,7 @@ int coroutine_fn nbd_receive_greeting(QIOChannel **pioc,
 }
 
 int coroutine_fn nbd_receive_mode(QIOChannel *ioc, bool extended,
-                                        NBDMode *mode, Error **errp)
+                                  NBDMode *mode, Error **errp)
 {
     int n = 0;
 
@@ -292,7 +292,7 @@ int coroutine_fn nbd_receive_mode(QIOChannel *ioc, bool extended,
 }
 
 int nbd_decode_rep_info(const uint8_t *data, uint32_t len,
-                          NBDExportInfo *info, Error **errp)
+                        NBDExportInfo *info, Error **errp)
 {
     uint16_t type;
 
@@ -387,9 +387,9 @@ int nbd_check_export_info(const NBDExportInfo *info, Error **errp)
 
 /* NBD_OPT_SET_META_CONTEXT for base:allocation; 0 when it is not given. */
 static int coroutine_fn nbd_send_set_meta(QIOChannel *ioc,
-                                            const char *export,
-                                            NBDExportInfo *info,
-                                            Error **errp)
+                                          const char *export,
+                                          NBDExportInfo *info,
+                                          Error **errp)
 {
     static const char ctx_name[] = NBD_META_BASE_ALLOCATION;
     size_t name_len = strlen(export);
@@ -410,7 +410,7 @@ static int coroutine_fn nbd_send_set_meta(QIOChannel *ioc,
         NBDOptReply rep;
 
         if (nbd_receive_option_reply(ioc, NBD_OPT_SET_META_CONTEXT, &rep,
-                               errp) < 0) {
+                                     errp) < 0) {
             return -1;
         }
         if (rep.type == NBD_REP_ACK) {
@@ -439,7 +439,7 @@ static int coroutine_fn nbd_send_set_meta(QIOChannel *ioc,
 
 /* NBD_OPT_GO; 1 on success, 0 when the server does not know it. */
 static int coroutine_fn nbd_send_go(QIOChannel *ioc, const char *export,
-                                      NBDExportInfo *info, Error **errp)
+                                    NBDExportInfo *info, Error **errp)
 {
     size_t name_len = strlen(export);
     size_t len = 4 + name_len + 2 + 2;
@@ -490,9 +490,9 @@ static int coroutine_fn nbd_send_go(QIOChannel *ioc, const char *export,
 
 /* NBD_OPT_EXPORT_NAME, for servers without NBD_OPT_GO. */
 static int coroutine_fn nbd_send_export_name(QIOChannel *ioc,
-                                               const char *export,
-                                               NBDExportInfo *info,
-                                               Error **errp)
+                                             const char *export,
+                                             NBDExportInfo *info,
+                                             Error **errp)
 {
     uint8_t reply[8 + 2 + 124];
     size_t want = info->no_zeroes ? 10 : sizeof(reply);
@@ -529,7 +529,7 @@ int coroutine_fn nbd_receive_negotiate(QIOChannel **pioc,
     trace_nbd_receive_negotiate(export, cfg->tls_creds != NULL,
                                 cfg->extended_headers);
     ret = nbd_receive_greeting(pioc, cfg->tls_creds, cfg->tls_hostname,
-                           true, info, errp);
+                               true, info, errp);
     if (ret < 0) {
         goto fail;
     }
@@ -550,7 +550,7 @@ int coroutine_fn nbd_receive_negotiate(QIOChannel **pioc,
         goto check;
     }
     if (nbd_receive_mode(*pioc, cfg->extended_headers, &info->mode,
-                               errp) < 0) {
+                         errp) < 0) {
         goto fail;
     }
     if (info->mode >= NBD_MODE_STRUCTURED && cfg->base_allocation &&
