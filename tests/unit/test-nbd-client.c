@@ -16,7 +16,10 @@
  * - hostile servers: wrong magic, unknown cookie, chunk outside the
  *   request, a reply cut off, bytes after a good reply, chunks that
  *   overlap, block sizes out of spec: EIO or an open error, never a crash,
- *   a hang or a read that "succeeds" with bytes never received.
+ *   a hang or a read that "succeeds" with bytes never received;
+ * - the runtime options table (block/nbd-uri.c): every option has help,
+ *   and option errors carry it.
+ * The reply reader alone, on byte buffers, is tested in test-nbd-reply.c.
  */
 #include "qemu/osdep.h"
 
