@@ -575,7 +575,7 @@ static void coroutine_fn list_co(void *opaque)
 {
     ListJob *job = opaque;
 
-    job->count = nbd_client_list_exports(job->ioc, job->creds,
+    job->count = nbd_receive_export_list(job->ioc, job->creds,
                                          job->hostname, &job->info,
                                          &job->err);
     job->done = true;

@@ -8,15 +8,15 @@
  * server is a peer we do not trust: every length it sends is checked.
  */
 #include "qemu/osdep.h"
-#include "nbd-internal.h"
+#include "client-internal.h"
 #include "qapi/error.h"
 
 /* A server listing more than these is not believed. */
 #define NBD_LIST_MAX_EXPORTS    65536
 #define NBD_LIST_MAX_CONTEXTS   1024
 
-static int coroutine_fn nbd_client_list_names(QIOChannel *ioc,
-                                              GArray *list, Error **errp)
+static int coroutine_fn nbd_receive_export_names(QIOChannel *ioc,
+                                                 GArray *list, Error **errp)
 {
     if (nbd_send_option(ioc, NBD_OPT_LIST, NULL, 0, errp) < 0) {
         return -1;
@@ -26,7 +26,7 @@ static int coroutine_fn nbd_client_list_names(QIOChannel *ioc,
         NBDExportInfo info = { 0 };
         uint32_t name_len;
 
-        if (nbd_read_opt_reply(ioc, NBD_OPT_LIST, &rep, errp) < 0) {
+        if (nbd_receive_option_reply(ioc, NBD_OPT_LIST, &rep, errp) < 0) {
             return -1;
         }
         if (rep.type == NBD_REP_ACK) {
@@ -60,8 +60,9 @@ static int coroutine_fn nbd_client_list_names(QIOChannel *ioc,
     }
 }
 
-static int coroutine_fn nbd_client_info(QIOChannel *ioc,
-                                        NBDExportInfo *info, Error **errp)
+static int coroutine_fn nbd_receive_export_info(QIOChannel *ioc,
+                                                NBDExportInfo *info,
+                                                Error **errp)
 {
     size_t name_len = strlen(info->name);
     g_autofree uint8_t *buf = g_malloc(4 + name_len + 2 + 3 * 2);
@@ -81,7 +82,7 @@ static int coroutine_fn nbd_client_info(QIOChannel *ioc,
     for (;;) {
         NBDOptReply rep;
 
-        if (nbd_read_opt_reply(ioc, NBD_OPT_INFO, &rep, errp) < 0) {
+        if (nbd_receive_option_reply(ioc, NBD_OPT_INFO, &rep, errp) < 0) {
             return -1;
         }
         if (rep.type == NBD_REP_ACK) {
@@ -93,7 +94,7 @@ static int coroutine_fn nbd_client_info(QIOChannel *ioc,
             g_free(rep.data);
             return -1;
         }
-        if (nbd_client_parse_info(rep.data, rep.len, info, errp) < 0) {
+        if (nbd_decode_rep_info(rep.data, rep.len, info, errp) < 0) {
             g_free(rep.data);
             return -1;
         }
@@ -101,9 +102,9 @@ static int coroutine_fn nbd_client_info(QIOChannel *ioc,
     }
 }
 
-static int coroutine_fn nbd_client_list_contexts(QIOChannel *ioc,
-                                                 NBDExportInfo *info,
-                                                 Error **errp)
+static int coroutine_fn nbd_receive_meta_list(QIOChannel *ioc,
+                                              NBDExportInfo *info,
+                                              Error **errp)
 {
     size_t name_len = strlen(info->name);
     g_autofree uint8_t *buf = g_malloc(4 + name_len + 4);
@@ -119,8 +120,8 @@ static int coroutine_fn nbd_client_list_contexts(QIOChannel *ioc,
     for (;;) {
         NBDOptReply rep;
 
-        if (nbd_read_opt_reply(ioc, NBD_OPT_LIST_META_CONTEXT, &rep,
-                               errp) < 0) {
+        if (nbd_receive_option_reply(ioc, NBD_OPT_LIST_META_CONTEXT, &rep,
+                                     errp) < 0) {
             goto fail;
         }
         if (rep.type == NBD_REP_ACK) {
@@ -157,7 +158,7 @@ fail:
     return -1;
 }
 
-int coroutine_fn nbd_client_list_exports(QIOChannel *ioc,
+int coroutine_fn nbd_receive_export_list(QIOChannel *ioc,
                                          QCryptoTLSCreds *tls_creds,
                                          const char *tls_hostname,
                                          NBDExportInfo **pinfo,
@@ -170,13 +171,13 @@ int coroutine_fn nbd_client_list_exports(QIOChannel *ioc,
     int ret = -1;
 
     object_ref(OBJECT(ioc));
-    switch (nbd_client_greet(&ioc, tls_creds, tls_hostname, true, &greet,
-                             errp)) {
+    switch (nbd_receive_greeting(&ioc, tls_creds, tls_hostname, true, &greet,
+                                 errp)) {
     case NBD_GREETING_FIXED_NEWSTYLE:
         break;
     case NBD_GREETING_OLDSTYLE:
         /* The one export there is, the default one. */
-        if (nbd_client_check_info(&greet, errp) < 0) {
+        if (nbd_check_export_info(&greet, errp) < 0) {
             goto out;
         }
         greet.name = g_strdup("");
@@ -192,21 +193,21 @@ int coroutine_fn nbd_client_list_exports(QIOChannel *ioc,
     default:
         goto out;
     }
-    if (nbd_client_choose_mode(ioc, true, &mode, errp) < 0) {
+    if (nbd_receive_mode(ioc, true, &mode, errp) < 0) {
         goto out;
     }
-    if (nbd_client_list_names(ioc, list, errp) < 0) {
+    if (nbd_receive_export_names(ioc, list, errp) < 0) {
         goto out;
     }
     for (guint i = 0; i < list->len; i++) {
         NBDExportInfo *info = &g_array_index(list, NBDExportInfo, i);
 
         info->mode = mode;
-        if (nbd_client_info(ioc, info, errp) < 0) {
+        if (nbd_receive_export_info(ioc, info, errp) < 0) {
             goto out;
         }
         if (mode >= NBD_MODE_STRUCTURED &&
-            nbd_client_list_contexts(ioc, info, errp) < 0) {
+            nbd_receive_meta_list(ioc, info, errp) < 0) {
             goto out;
         }
     }
@@ -215,7 +216,7 @@ int coroutine_fn nbd_client_list_exports(QIOChannel *ioc,
     if (nbd_send_option(ioc, NBD_OPT_ABORT, NULL, 0, NULL) == 0) {
         NBDOptReply rep;
 
-        if (nbd_read_opt_reply(ioc, NBD_OPT_ABORT, &rep, NULL) == 0) {
+        if (nbd_receive_option_reply(ioc, NBD_OPT_ABORT, &rep, NULL) == 0) {
             g_free(rep.data);
         }
     }

@@ -11,7 +11,7 @@
  * that says what was refused and why.
  */
 #include "qemu/osdep.h"
-#include "nbd-internal.h"
+#include "client-internal.h"
 #include "qapi/error.h"
 #include "nbd/trace.h"
 
@@ -40,8 +40,8 @@ int coroutine_fn nbd_send_option(QIOChannel *ioc, uint32_t opt,
     return 0;
 }
 
-int coroutine_fn nbd_read_opt_reply(QIOChannel *ioc, uint32_t opt,
-                                    NBDOptReply *rep, Error **errp)
+int coroutine_fn nbd_receive_option_reply(QIOChannel *ioc, uint32_t opt,
+                                          NBDOptReply *rep, Error **errp)
 {
     uint8_t hdr[NBD_OPTION_REPLY_HEADER_SIZE];
 
@@ -129,13 +129,13 @@ void nbd_opt_reply_error(const NBDOptReply *rep, uint32_t opt, Error **errp)
                rep->data ? (char *)rep->data : "");
 }
 
-int coroutine_fn nbd_simple_option(QIOChannel *ioc, uint32_t opt,
-                                   Error **errp)
+int coroutine_fn nbd_send_simple_option(QIOChannel *ioc, uint32_t opt,
+                                        Error **errp)
 {
     NBDOptReply rep;
 
     if (nbd_send_option(ioc, opt, NULL, 0, errp) < 0 ||
-        nbd_read_opt_reply(ioc, opt, &rep, errp) < 0) {
+        nbd_receive_option_reply(ioc, opt, &rep, errp) < 0) {
         return -1;
     }
     g_free(rep.data);
@@ -150,16 +150,16 @@ int coroutine_fn nbd_simple_option(QIOChannel *ioc, uint32_t opt,
     return -1;
 }
 
-static int coroutine_fn nbd_client_starttls(QIOChannel **pioc,
-                                            QCryptoTLSCreds *creds,
-                                            const char *hostname,
-                                            Error **errp)
+static int coroutine_fn nbd_send_starttls(QIOChannel **pioc,
+                                          QCryptoTLSCreds *creds,
+                                          const char *hostname,
+                                          Error **errp)
 {
     NBDOptReply rep;
     QIOChannelTLS *tioc;
 
     if (nbd_send_option(*pioc, NBD_OPT_STARTTLS, NULL, 0, errp) < 0 ||
-        nbd_read_opt_reply(*pioc, NBD_OPT_STARTTLS, &rep, errp) < 0) {
+        nbd_receive_option_reply(*pioc, NBD_OPT_STARTTLS, &rep, errp) < 0) {
         return -1;
     }
     if (rep.type != NBD_REP_ACK) {
@@ -182,11 +182,11 @@ static int coroutine_fn nbd_client_starttls(QIOChannel **pioc,
     return 0;
 }
 
-int coroutine_fn nbd_client_greet(QIOChannel **pioc,
-                                  QCryptoTLSCreds *tls_creds,
-                                  const char *tls_hostname,
-                                  bool old_ok, NBDExportInfo *old,
-                                  Error **errp)
+int coroutine_fn nbd_receive_greeting(QIOChannel **pioc,
+                                      QCryptoTLSCreds *tls_creds,
+                                      const char *tls_hostname,
+                                      bool old_ok, NBDExportInfo *old,
+                                      Error **errp)
 {
     uint8_t greeting[18], cflags[4];
     uint16_t sflags;
@@ -259,7 +259,7 @@ int coroutine_fn nbd_client_greet(QIOChannel **pioc,
     if (tls_creds) {
         QIOChannel *tioc = *pioc;
 
-        if (nbd_client_starttls(&tioc, tls_creds, tls_hostname, errp) < 0) {
+        if (nbd_send_starttls(&tioc, tls_creds, tls_hostname, errp) < 0) {
             return -1;
         }
         object_unref(OBJECT(*pioc));
@@ -268,13 +268,13 @@ int coroutine_fn nbd_client_greet(QIOChannel **pioc,
     return NBD_GREETING_FIXED_NEWSTYLE;
 }
 
-int coroutine_fn nbd_client_choose_mode(QIOChannel *ioc, bool extended,
-                                        NBDMode *mode, Error **errp)
+int coroutine_fn nbd_receive_mode(QIOChannel *ioc, bool extended,
+                                  NBDMode *mode, Error **errp)
 {
     int n = 0;
 
     if (extended) {
-        n = nbd_simple_option(ioc, NBD_OPT_EXTENDED_HEADERS, errp);
+        n = nbd_send_simple_option(ioc, NBD_OPT_EXTENDED_HEADERS, errp);
         if (n < 0) {
             return -1;
         }
@@ -283,7 +283,7 @@ int coroutine_fn nbd_client_choose_mode(QIOChannel *ioc, bool extended,
         *mode = NBD_MODE_EXTENDED;
         return 0;
     }
-    n = nbd_simple_option(ioc, NBD_OPT_STRUCTURED_REPLY, errp);
+    n = nbd_send_simple_option(ioc, NBD_OPT_STRUCTURED_REPLY, errp);
     if (n < 0) {
         return -1;
     }
@@ -291,8 +291,8 @@ int coroutine_fn nbd_client_choose_mode(QIOChannel *ioc, bool extended,
     return 0;
 }
 
-int nbd_client_parse_info(const uint8_t *data, uint32_t len,
-                          NBDExportInfo *info, Error **errp)
+int nbd_decode_rep_info(const uint8_t *data, uint32_t len,
+                        NBDExportInfo *info, Error **errp)
 {
     uint16_t type;
 
@@ -343,7 +343,7 @@ int nbd_client_parse_info(const uint8_t *data, uint32_t len,
     return 0;
 }
 
-int nbd_client_check_info(const NBDExportInfo *info, Error **errp)
+int nbd_check_export_info(const NBDExportInfo *info, Error **errp)
 {
     if (info->size > INT64_MAX) {
         error_setg(errp, "the export size %" PRIu64 " is too large",
@@ -386,10 +386,10 @@ int nbd_client_check_info(const NBDExportInfo *info, Error **errp)
 /* Negotiation up to the transmission phase */
 
 /* NBD_OPT_SET_META_CONTEXT for base:allocation; 0 when it is not given. */
-static int coroutine_fn nbd_client_set_meta(QIOChannel *ioc,
-                                            const char *export,
-                                            NBDExportInfo *info,
-                                            Error **errp)
+static int coroutine_fn nbd_send_set_meta(QIOChannel *ioc,
+                                          const char *export,
+                                          NBDExportInfo *info,
+                                          Error **errp)
 {
     static const char ctx_name[] = NBD_META_BASE_ALLOCATION;
     size_t name_len = strlen(export);
@@ -409,8 +409,8 @@ static int coroutine_fn nbd_client_set_meta(QIOChannel *ioc,
     for (;;) {
         NBDOptReply rep;
 
-        if (nbd_read_opt_reply(ioc, NBD_OPT_SET_META_CONTEXT, &rep,
-                               errp) < 0) {
+        if (nbd_receive_option_reply(ioc, NBD_OPT_SET_META_CONTEXT, &rep,
+                                     errp) < 0) {
             return -1;
         }
         if (rep.type == NBD_REP_ACK) {
@@ -438,8 +438,8 @@ static int coroutine_fn nbd_client_set_meta(QIOChannel *ioc,
 }
 
 /* NBD_OPT_GO; 1 on success, 0 when the server does not know it. */
-static int coroutine_fn nbd_client_go(QIOChannel *ioc, const char *export,
-                                      NBDExportInfo *info, Error **errp)
+static int coroutine_fn nbd_send_go(QIOChannel *ioc, const char *export,
+                                    NBDExportInfo *info, Error **errp)
 {
     size_t name_len = strlen(export);
     size_t len = 4 + name_len + 2 + 2;
@@ -455,7 +455,7 @@ static int coroutine_fn nbd_client_go(QIOChannel *ioc, const char *export,
     for (;;) {
         NBDOptReply rep;
 
-        if (nbd_read_opt_reply(ioc, NBD_OPT_GO, &rep, errp) < 0) {
+        if (nbd_receive_option_reply(ioc, NBD_OPT_GO, &rep, errp) < 0) {
             return -1;
         }
         if (rep.type == NBD_REP_ACK) {
@@ -480,7 +480,7 @@ static int coroutine_fn nbd_client_go(QIOChannel *ioc, const char *export,
             g_free(rep.data);
             return -1;
         }
-        if (nbd_client_parse_info(rep.data, rep.len, info, errp) < 0) {
+        if (nbd_decode_rep_info(rep.data, rep.len, info, errp) < 0) {
             g_free(rep.data);
             return -1;
         }
@@ -489,10 +489,10 @@ static int coroutine_fn nbd_client_go(QIOChannel *ioc, const char *export,
 }
 
 /* NBD_OPT_EXPORT_NAME, for servers without NBD_OPT_GO. */
-static int coroutine_fn nbd_client_export_name(QIOChannel *ioc,
-                                               const char *export,
-                                               NBDExportInfo *info,
-                                               Error **errp)
+static int coroutine_fn nbd_send_export_name(QIOChannel *ioc,
+                                             const char *export,
+                                             NBDExportInfo *info,
+                                             Error **errp)
 {
     uint8_t reply[8 + 2 + 124];
     size_t want = info->no_zeroes ? 10 : sizeof(reply);
@@ -528,8 +528,8 @@ int coroutine_fn nbd_receive_negotiate(QIOChannel **pioc,
     info->name = g_strdup(export);
     trace_nbd_receive_negotiate(export, cfg->tls_creds != NULL,
                                 cfg->extended_headers);
-    ret = nbd_client_greet(pioc, cfg->tls_creds, cfg->tls_hostname,
-                           true, info, errp);
+    ret = nbd_receive_greeting(pioc, cfg->tls_creds, cfg->tls_hostname,
+                               true, info, errp);
     if (ret < 0) {
         goto fail;
     }
@@ -544,32 +544,32 @@ int coroutine_fn nbd_receive_negotiate(QIOChannel **pioc,
     }
     if (ret == NBD_GREETING_PLAIN_NEWSTYLE) {
         /* No options but the export name. */
-        if (nbd_client_export_name(*pioc, export, info, errp) < 0) {
+        if (nbd_send_export_name(*pioc, export, info, errp) < 0) {
             goto fail;
         }
         goto check;
     }
-    if (nbd_client_choose_mode(*pioc, cfg->extended_headers, &info->mode,
-                               errp) < 0) {
+    if (nbd_receive_mode(*pioc, cfg->extended_headers, &info->mode,
+                         errp) < 0) {
         goto fail;
     }
     if (info->mode >= NBD_MODE_STRUCTURED && cfg->base_allocation &&
-        nbd_client_set_meta(*pioc, export, info, errp) < 0) {
+        nbd_send_set_meta(*pioc, export, info, errp) < 0) {
         goto fail;
     }
-    ret = nbd_client_go(*pioc, export, info, errp);
+    ret = nbd_send_go(*pioc, export, info, errp);
     if (ret < 0) {
         goto fail;
     }
     if (ret == 0) {
         /* A server that predates NBD_OPT_GO; block sizes are unknown. */
         info->has_block_sizes = false;
-        if (nbd_client_export_name(*pioc, export, info, errp) < 0) {
+        if (nbd_send_export_name(*pioc, export, info, errp) < 0) {
             goto fail;
         }
     }
 check:
-    if (nbd_client_check_info(info, errp) < 0) {
+    if (nbd_check_export_info(info, errp) < 0) {
         goto fail;
     }
     if (!(info->flags & NBD_FLAG_SEND_DF) ||

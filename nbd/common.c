@@ -221,6 +221,14 @@ void nbd_recv_buf_destroy(NBDRecvBuf *rb)
     *rb = (NBDRecvBuf) { 0 };
 }
 
+void nbd_recv_buf_init_bytes(NBDRecvBuf *rb, const void *data, size_t len)
+{
+    rb->buf = g_malloc(MAX(len, NBD_RECV_BUF_SIZE));
+    memcpy(rb->buf, data, len);
+    rb->pos = 0;
+    rb->len = len;
+}
+
 size_t nbd_recv_buf_avail(const NBDRecvBuf *rb)
 {
     return rb->len - rb->pos;
@@ -246,6 +254,10 @@ ssize_t coroutine_fn nbd_recv_buf_fill(NBDRecvBuf *rb, QIOChannel *ioc,
     struct iovec iov;
     ssize_t n;
 
+    if (!ioc) {
+        /* A byte buffer: its end is the end of the stream. */
+        return 0;
+    }
     if (!rb->buf) {
         rb->buf = g_malloc(NBD_RECV_BUF_SIZE);
     }
@@ -284,7 +296,7 @@ int coroutine_fn nbd_recv_buf_readv(NBDRecvBuf *rb, QIOChannel *ioc,
         if (done == len) {
             return 0;
         }
-        if (iov && len - done >= NBD_RECV_BUF_SIZE / 2) {
+        if (ioc && iov && len - done >= NBD_RECV_BUF_SIZE / 2) {
             /* A big rest: straight to its place. */
             QEMUIOVector all, rest;
             int ret;

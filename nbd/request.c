@@ -6,7 +6,7 @@
  * untrusted and reports problems as errors, never by asserting.
  */
 #include "qemu/osdep.h"
-#include "nbd-internal.h"
+#include "nbd-wire.h"
 #include "nbd/trace.h"
 
 int nbd_decode_request(const uint8_t *buf, NBDMode mode, NBDRequest *req)

@@ -1,21 +1,23 @@
 /*
  * NBD server: listening, accepting, and the limits that protect the
- * server from clients that connect and never finish (trap T8): a
- * connection limit (we stop accepting at the limit, so further clients
- * wait in the kernel's backlog) and a handshake time limit (a client that
+ * server from clients that connect and never finish (half-open clients
+ * that would hold resources forever): a connection limit (we stop
+ * accepting at the limit, so further clients wait in the kernel's
+ * backlog) and a handshake time limit (a client that
  * has not reached the transmission phase in time is disconnected).
  *
  * Everything here runs in the main thread. Clients are accepted by fd
  * handlers in the main AioContext, not by GLib watches, so that a main
  * thread waiting in a nested aio_poll() (for I/O on a node that is itself
- * backed by one of our exports) still accepts and serves (trap T11).
+ * backed by one of our exports) still accepts and serves (no deadlock
+ * of a daemon that opens an image backed by its own export).
  *
  * Stopping the server while clients negotiate (the CVE-2024-7409 shape):
  * nbd_server_free() closes every connection and waits until each one is
  * completely gone before it frees anything a client might touch.
  */
 #include "qemu/osdep.h"
-#include "nbd-internal.h"
+#include "server-internal.h"
 #include "qemu/main-loop.h"
 #include "qemu/error-report.h"
 #include "qapi/error.h"

@@ -7,15 +7,17 @@
  * (see server.c). The channel follows the coroutine's context, so every
  * wait (also the TLS handshake, qio_channel_tls_handshake_co()) yields in
  * the main context; nothing here blocks the thread or runs a nested event
- * loop (trap T7). The handshake timer of the client (main context too)
- * shuts the socket down, which makes every pending read fail.
+ * loop (a nested main loop inside a coroutine would corrupt the
+ * coroutine wake-up lists). The handshake timer of the client (main
+ * context too) shuts the socket down, which makes every pending read
+ * fail.
  *
  * Protocol errors that still allow an answer get an NBD_REP_ERR_* reply;
  * only a broken stream (bad magic, unknown client flags, an oversized
  * option we cannot skip, NBD_OPT_EXPORT_NAME failing) disconnects.
  */
 #include "qemu/osdep.h"
-#include "nbd-internal.h"
+#include "server-internal.h"
 #include "qemu/error-report.h"
 #include "qapi/error.h"
 #include "nbd/trace.h"

@@ -22,7 +22,8 @@
  * Per client, in client->ctx:
  * - one receive coroutine reads a request header and its payload, counts
  *   the request (nb_requests, under client->lock, *before* the request
- *   coroutine exists: trap T5), and enters a new request coroutine. It
+ *   coroutine exists, so that a drain never returns while a request is
+ *   about to start), and enters a new request coroutine. It
  *   waits (recv_waiting) while NBD_MAX_REQUESTS_IN_FLIGHT requests run.
  * - request coroutines do the I/O and send their replies under
  *   send_lock, a CoMutex, so replies never interleave.
@@ -31,7 +32,8 @@
  * - drained_begin marks every client quiescing and, through a bottom half
  *   in the client's own context, calls qio_channel_wake_read(): run there
  *   the wake cannot fall between the reader's check of the flag and its
- *   wait in qio_channel_co_readv() (trap T4). A reader woken before the
+ *   wait in qio_channel_co_readv(), the lost wake-up of a yield that is
+ *   just starting). A reader woken before the
  *   first byte of a header sees the flag and the receive coroutine ends; a
  *   reader in the middle of a request finishes reading it first.
  * - drained_poll is busy while a receive coroutine exists or requests are
@@ -41,7 +43,7 @@
  *   context; drained_end starts a new receive coroutine there. Nothing is
  *   attached to or detached from the channel: it belongs to no context.
  * Both the drain and the coroutines read the shared fields under
- * client->lock (trap T3).
+ * client->lock, never touching them from two threads unlocked.
  *
  * Lifetime. A client is reference counted: one reference for the open
  * connection (dropped by nbd_client_close(), which may run in any thread
@@ -53,7 +55,7 @@
  * its last request is over.
  */
 #include "qemu/osdep.h"
-#include "nbd-internal.h"
+#include "server-internal.h"
 #include "qemu/main-loop.h"
 #include "qemu/error-report.h"
 #include "qapi/error.h"
@@ -332,7 +334,7 @@ static void nbd_export_drained_begin(void *opaque)
         qemu_mutex_lock(&client->lock);
         client->quiescing = true;
         qemu_mutex_unlock(&client->lock);
-        /* Run in the reader's context, the wake cannot be lost (T4). */
+        /* Run in the reader's context, the wake cannot be lost. */
         if (nbd_client_tryget(client)) {
             aio_bh_schedule_oneshot(qatomic_read(&client->ctx),
                                     nbd_client_wake_read_bh, client);
@@ -1118,7 +1120,8 @@ static int coroutine_fn nbd_co_read_header(NBDClient *client, uint8_t *buf,
             /*
              * Checked before every wait for a new header; the drain's
              * wake runs in this context, so it comes either before this
-             * check or while we wait (T4). Buffered requests wait too.
+             * check or while we wait (no lost wake-up). Buffered
+             * requests wait too.
              */
             qemu_mutex_lock(&client->lock);
             pause = client->quiescing;
@@ -1237,7 +1240,7 @@ static int coroutine_fn nbd_co_receive_one(NBDClient *client)
         }
     }
 
-    /* Counted before the coroutine exists, so drain sees it (T5). */
+    /* Counted before the coroutine exists, so drain sees it. */
     qemu_mutex_lock(&client->lock);
     client->nb_requests++;
     qemu_mutex_unlock(&client->lock);

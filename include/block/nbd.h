@@ -7,7 +7,7 @@
  * (fixed newstyle negotiation, structured replies, extended headers,
  * metadata contexts). Every number on the wire is big-endian; the
  * structures below describe the layout only and are never overlaid on
- * buffers (see nbd/nbd-internal.h for the packing helpers).
+ * buffers (see nbd/nbd-wire.h for the packing helpers).
  *
  * Server objects:
  * - NBDServer: the listening side of a daemon: listeners, TLS
@@ -350,7 +350,8 @@ NBDServer *nbd_server_new(const NBDServerOptions *opts, Error **errp);
  *
  * Opens the listening sockets for @addr and starts accepting clients.
  * Clients are accepted by fd handlers in the main AioContext, so also
- * while the main thread waits in a nested aio_poll() (trap T11).
+ * while the main thread waits in a nested aio_poll() (an image backed
+ * by our own export).
  *
  * Returns: true on success, false with @errp set.
  */
@@ -525,6 +526,13 @@ typedef struct NBDRecvBuf {
 
 void nbd_recv_buf_destroy(NBDRecvBuf *rb);
 
+/*
+ * Fills an empty @rb with a copy of @len bytes, for reading with no
+ * channel (ioc NULL): the reads below then take these bytes and report
+ * end of file after them. Destroy it as any other.
+ */
+void nbd_recv_buf_init_bytes(NBDRecvBuf *rb, const void *data, size_t len);
+
 /* The count of buffered bytes not yet taken. */
 size_t nbd_recv_buf_avail(const NBDRecvBuf *rb);
 
@@ -533,7 +541,8 @@ size_t nbd_recv_buf_take(NBDRecvBuf *rb, void *dst, size_t len);
 
 /*
  * Reads what @ioc has, waiting (yielding) for at least a byte, into the
- * free end of the buffer. Returns the count, 0 at end of file,
+ * free end of the buffer (@ioc NULL: nothing, end of file). Returns the
+ * count, 0 at end of file,
  * QIO_CHANNEL_ERR_BLOCK when woken (qio_channel_wake_read()) with
  * nothing read, or -1 with @errp set.
  */
@@ -554,7 +563,7 @@ int coroutine_fn nbd_recv_buf_read(NBDRecvBuf *rb, QIOChannel *ioc,
                                    void *dst, uint64_t len, Error **errp);
 
 /**
- * nbd_client_list_exports:
+ * nbd_receive_export_list:
  * @ioc: a connected channel to a server, at the start of the handshake
  * @tls_creds: (nullable): client credentials; STARTTLS is used first
  * @tls_hostname: (nullable): the name the server's certificate must have
@@ -570,7 +579,7 @@ int coroutine_fn nbd_recv_buf_read(NBDRecvBuf *rb, QIOChannel *ioc,
  *
  * Returns: the number of exports, or -1 with @errp set.
  */
-int coroutine_fn nbd_client_list_exports(QIOChannel *ioc,
+int coroutine_fn nbd_receive_export_list(QIOChannel *ioc,
                                          QCryptoTLSCreds *tls_creds,
                                          const char *tls_hostname,
                                          NBDExportInfo **info,

@@ -2,7 +2,7 @@
  * libFuzzer target for the client side of the NBD handshake: the input
  * is what a server says, written into one end of a socketpair whose other
  * end a coroutine of ours negotiates on (nbd_receive_negotiate(), as the
- * nbd driver does, or nbd_client_list_exports(), as qemu-nbd -L does).
+ * nbd driver does, or nbd_receive_export_list(), as qemu-nbd -L does).
  * What the client sends is read and thrown away.
  *
  * Input layout:
@@ -112,7 +112,7 @@ static void coroutine_fn fuzz_list(FuzzClient *fc)
     Error *err = NULL;
     int n;
 
-    n = nbd_client_list_exports(fc->ioc, NULL, NULL, &list, &err);
+    n = nbd_receive_export_list(fc->ioc, NULL, NULL, &list, &err);
     if (n < 0) {
         FUZZ_CHECK(err != NULL);
         FUZZ_CHECK(list == NULL);

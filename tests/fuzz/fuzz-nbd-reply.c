@@ -1,667 +1,246 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * libFuzzer target for the transmission phase of our NBD client driver
- * (block/nbd.c): the input is the reply stream of a hostile server. A
- * server thread of ours negotiates properly, as the knobs say, waits until
- * it has received the batch of requests that the main thread issues at
- * once through a BlockBackend over the nbd driver, then sends the input
- * as its replies, shuts down its side and reads until the client hangs up.
+ * libFuzzer target for the NBD client's reply reader and chunk checks
+ * (nbd_receive_reply() in nbd/client-reply.c), driven directly: the input
+ * (layout in fuzz-nbd-reply.h, shared with fuzz-nbd-driver and its corpus)
+ * is the reply stream of a hostile server, read from a byte buffer with no
+ * socket, no server thread and no block layer, so that each input costs
+ * microseconds.
  *
- * Input layout:
- *   byte 0   knobs: bits 0-1 the mode the server agrees to (0 simple
- *            replies, 1 structured replies, 2 and 3 extended headers),
- *            FUZZ_BLOCK_SIZE, FUZZ_NO_META, bits 4-5 the batch
- *            (FUZZ_BATCH_*), FUZZ_TRICKLE; bit 7 is unused
- *   rest     the server's byte stream after the handshake
+ * The requests are those the driver would have on the wire for the
+ * input's batch, with the same cookies and ranges; replies are read until
+ * every request is complete or the reader refuses the stream (the driver
+ * would drop the connection there). Any assertion failure, sanitizer
+ * report or leak is a bug, and so is a reply the reader accepts that
+ * breaks what the driver relies on: a successful read whose buffer was
+ * not written in full, a block status extent that is empty or longer
+ * than the request, an error that is not a negative errno, a request
+ * completed twice. FUZZ_VERBOSE=1 prints how each request ended.
  *
- * The cookies a server must answer are predictable: the driver gives
- * request k of a batch (counting those that reach the wire, in the order
- * of fuzz_batch()) slot k and sequence number k + 1, so its cookie is
- * (k + 1) * 16 + k; gen-corpus.py builds its seeds on that.
- *
- * The client treats the server as hostile: any assertion failure,
- * sanitizer report or leak is a bug, and so is a request that has not
- * completed FUZZ_LIMIT_MS after the server's last byte. Every request
- * must end with 0 or a negative errno, and block status must describe
- * only what was asked. FUZZ_VERBOSE=1 in the environment prints what the
- * server received and how each request ended.
- *
- * Theory of operation: two threads. The main thread runs the block layer,
- * the driver and its reader coroutine in the main AioContext. Per input a
- * server thread accepts one connection on a socket that listens for that
- * input only and does blocking socket I/O. The socket is closed once the
- * connection is accepted, and its directory removed once the driver is
- * open, so that the driver's reconnection attempt after a broken
- * connection fails at once instead of stalling in a handshake, and
- * nothing is left behind when an input aborts. Shared: the input
- * (read-only), and the server's progress (FuzzServer's seen and
- * written_at, atomics), which the main thread's watchdog reads.
+ * One thread: the reader runs in a coroutine of the main thread, which
+ * never yields since the buffer is all there is.
  */
 #include "qemu/osdep.h"
 #include "fuzz-util.h"
+#include "fuzz-nbd-reply.h"
 
-#include <sys/socket.h>
-#include <sys/un.h>
-#include "block/nbd.h"
-#include "nbd/nbd-internal.h"
-#include "qemu/atomic.h"
+#include "nbd/client-internal.h"
 #include "qemu/coroutine.h"
-#include "qemu/cutils.h"
 #include "qemu/main-loop.h"
-#include "qemu/timer.h"
 #include "qapi/error.h"
-#include "sysemu/block-backend.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define KiB                     1024
-#define FUZZ_EXPORT_SIZE        (1024 * KiB)
-#define FUZZ_CONTEXT_ID         1
-#define FUZZ_LIMIT_MS           5000
-#define FUZZ_WATCHDOG_MS        100
-/* Trickle: this much of the stream goes out in pieces of this size. */
-#define FUZZ_TRICKLE_BYTES      1024
-#define FUZZ_TRICKLE_PIECE      29
-/* As many requests as the driver has slots: none waits for another. */
-#define FUZZ_MAX_BATCH          16
+typedef struct FuzzReplyReq {
+    NBDReplyState st;
+    QEMUIOVector qiov;
+    uint8_t *buf;               /* READ: exactly req.len, poisoned */
+    uint64_t poison;
+    bool done;
+} FuzzReplyReq;
 
-/* Knobs (byte 0) */
-#define FUZZ_MODE_MASK          3
-#define FUZZ_BLOCK_SIZE         (1 << 2)    /* send NBD_INFO_BLOCK_SIZE */
-#define FUZZ_NO_META            (1 << 3)    /* select no metadata context */
-#define FUZZ_BATCH_SHIFT        4
-#define FUZZ_BATCH_MASK         (3 << FUZZ_BATCH_SHIFT)
-#define FUZZ_TRICKLE            (1 << 6)    /* dribble out the first bytes */
-
-enum {
-    FUZZ_BATCH_ALL,             /* one request of each kind */
-    FUZZ_BATCH_READ,            /* one 64 KiB read */
-    FUZZ_BATCH_STATUS,          /* two block status queries */
-    FUZZ_BATCH_MANY,            /* 16 small reads: every slot in use */
-};
-
-typedef enum FuzzOp {
-    FUZZ_READ,
-    FUZZ_STATUS,
-    FUZZ_WRITE,
-    FUZZ_ZERO,
-    FUZZ_TRIM,
-    FUZZ_FLUSH,
-} FuzzOp;
-
-static const char *const fuzz_op_name[] = {
-    [FUZZ_READ] = "read",
-    [FUZZ_STATUS] = "block status",
-    [FUZZ_WRITE] = "write",
-    [FUZZ_ZERO] = "write zeroes",
-    [FUZZ_TRIM] = "trim",
-    [FUZZ_FLUSH] = "flush",
-};
-
-typedef struct FuzzReq {
-    FuzzOp op;
-    int64_t offset;
-    int64_t bytes;
-} FuzzReq;
-
-/* Aligned to 512 bytes, so that FUZZ_BLOCK_SIZE adds no read-modify-write. */
-static const FuzzReq fuzz_batch_all[] = {
-    { FUZZ_READ, 0, 512 },
-    { FUZZ_READ, 64 * KiB, 4 * KiB },
-    { FUZZ_READ, FUZZ_EXPORT_SIZE - KiB, KiB },
-    { FUZZ_STATUS, 0, FUZZ_EXPORT_SIZE },
-    { FUZZ_WRITE, 128 * KiB, 4 * KiB },
-    { FUZZ_ZERO, 256 * KiB, 64 * KiB },
-    { FUZZ_TRIM, 512 * KiB, 64 * KiB },
-    { FUZZ_FLUSH, 0, 0 },
-};
-
-/* Half of it beyond the receive buffer: read straight into place. */
-static const FuzzReq fuzz_batch_read[] = {
-    { FUZZ_READ, FUZZ_EXPORT_SIZE - 64 * KiB, 64 * KiB },
-};
-
-static const FuzzReq fuzz_batch_status[] = {
-    { FUZZ_STATUS, 0, FUZZ_EXPORT_SIZE },
-    { FUZZ_STATUS, 512 * KiB, 64 * KiB },
-};
-
-/* The requests of an input, in the order they are issued; returns n. */
-static unsigned int fuzz_batch(uint8_t knobs, FuzzReq *reqs)
-{
-    const FuzzReq *src = NULL;
-    unsigned int n = 0;
-
-    switch ((knobs & FUZZ_BATCH_MASK) >> FUZZ_BATCH_SHIFT) {
-    case FUZZ_BATCH_ALL:
-        src = fuzz_batch_all;
-        n = G_N_ELEMENTS(fuzz_batch_all);
-        break;
-    case FUZZ_BATCH_READ:
-        src = fuzz_batch_read;
-        n = G_N_ELEMENTS(fuzz_batch_read);
-        break;
-    case FUZZ_BATCH_STATUS:
-        src = fuzz_batch_status;
-        n = G_N_ELEMENTS(fuzz_batch_status);
-        break;
-    case FUZZ_BATCH_MANY:
-        n = FUZZ_MAX_BATCH;
-        for (unsigned int i = 0; i < n; i++) {
-            reqs[i] = (FuzzReq) { FUZZ_READ, i * 64 * KiB, 512 };
-        }
-        return n;
-    }
-    memcpy(reqs, src, n * sizeof(*reqs));
-    return n;
-}
-
-static NBDMode fuzz_mode(uint8_t knobs)
-{
-    return MIN(knobs & FUZZ_MODE_MASK, NBD_MODE_EXTENDED);
-}
-
-/*
- * How many of @reqs reach the wire. Block status does only with
- * base:allocation, which needs structured replies; the export offers
- * every other command, and the batches need no splitting or padding.
- */
-static unsigned int fuzz_wire_count(uint8_t knobs, const FuzzReq *reqs,
-                                    unsigned int n)
-{
-    bool status = fuzz_mode(knobs) != NBD_MODE_SIMPLE &&
-                  !(knobs & FUZZ_NO_META);
-    unsigned int count = 0;
-
-    for (unsigned int i = 0; i < n; i++) {
-        count += reqs[i].op != FUZZ_STATUS || status;
-    }
-    return count;
-}
-
-/* The fake server */
-
-/* A request header as the server saw it. */
-typedef struct FuzzSeen {
-    uint16_t type;
-    uint16_t flags;
-    uint64_t cookie;
-    uint64_t from;
-    uint64_t len;
-} FuzzSeen;
-
-typedef struct FuzzServer {
-    char *dir;                  /* the socket's, until the driver is open */
-    char *sock;
-    int listen_fd;              /* the server thread closes it */
-    uint8_t knobs;
-    const uint8_t *stream;
-    size_t len;
-    unsigned int want;          /* requests to receive before replying */
-    GThread *thread;
-    /* Main thread only */
-    int64_t open_at;            /* g_get_monotonic_time() */
-    QEMUTimer *watchdog;
-    /* Written by the server thread (atomics) */
-    unsigned int seen;
-    int64_t written_at;         /* the stream is out (or refused); 0 before */
-    FuzzSeen reqs[FUZZ_MAX_BATCH];
-} FuzzServer;
+typedef struct FuzzReplyRun {
+    NBDReplyReader rd;
+    FuzzReplyReq reqs[FUZZ_MAX_BATCH];
+    unsigned int n;
+    unsigned int pending;
+    NBDRecvBuf rb;
+    Error *err;                 /* why the reader refused the stream */
+} FuzzReplyRun;
 
 static bool fuzz_verbose;
 
-/* Blocking I/O of all of @buf (@buf NULL when reading: throw away). */
-static bool fuzz_xio(bool rd, int fd, void *buf, size_t len)
-{
-    uint8_t sink[4096];
-    uint8_t *p = buf;
-
-    while (len) {
-        size_t want = p ? len : MIN(len, sizeof(sink));
-        ssize_t n = rd ? read(fd, p ? p : sink, want) :
-                         send(fd, p, want, MSG_NOSIGNAL);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return false;
-        }
-        if (p) {
-            p += n;
-        }
-        len -= n;
-    }
-    return true;
-}
-
-static bool fuzz_opt_reply(int fd, uint32_t opt, uint32_t type,
-                           const uint8_t *data, uint32_t len)
-{
-    uint8_t hdr[NBD_OPTION_REPLY_HEADER_SIZE];
-
-    nbd_put64(hdr, NBD_REP_MAGIC);
-    nbd_put32(hdr + 8, opt);
-    nbd_put32(hdr + 12, type);
-    nbd_put32(hdr + 16, len);
-    return fuzz_xio(false, fd, hdr, sizeof(hdr)) &&
-           (!len || fuzz_xio(false, fd, (void *)data, len));
-}
-
-/* NBD_OPT_GO: the export, block sizes if the knobs say so, ACK. */
-static bool fuzz_go(FuzzServer *fs, int fd)
-{
-    uint16_t flags = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH |
-                     NBD_FLAG_SEND_FUA | NBD_FLAG_SEND_TRIM |
-                     NBD_FLAG_SEND_WRITE_ZEROES | NBD_FLAG_SEND_DF |
-                     NBD_FLAG_CAN_MULTI_CONN | NBD_FLAG_SEND_CACHE |
-                     NBD_FLAG_SEND_FAST_ZERO;
-    uint8_t info[14];
-
-    nbd_put16(info, NBD_INFO_EXPORT);
-    nbd_put64(info + 2, FUZZ_EXPORT_SIZE);
-    nbd_put16(info + 10, flags);
-    if (!fuzz_opt_reply(fd, NBD_OPT_GO, NBD_REP_INFO, info, 12)) {
-        return false;
-    }
-    if (fs->knobs & FUZZ_BLOCK_SIZE) {
-        nbd_put16(info, NBD_INFO_BLOCK_SIZE);
-        nbd_put32(info + 2, 512);
-        nbd_put32(info + 6, 4 * KiB);
-        nbd_put32(info + 10, NBD_MAX_BUFFER_SIZE);
-        if (!fuzz_opt_reply(fd, NBD_OPT_GO, NBD_REP_INFO, info, 14)) {
-            return false;
-        }
-    }
-    return fuzz_opt_reply(fd, NBD_OPT_GO, NBD_REP_ACK, NULL, 0);
-}
-
-/*
- * The handshake, answering each option the client sends as the knobs
- * say, up to NBD_OPT_GO. Returns false if the client went away or sent
- * something our driver never sends.
- */
-static bool fuzz_handshake(FuzzServer *fs, int fd)
-{
-    NBDMode mode = fuzz_mode(fs->knobs);
-    size_t meta_len = 4 + strlen(NBD_META_BASE_ALLOCATION);
-    g_autofree uint8_t *meta = g_malloc(meta_len);
-    uint8_t buf[18];
-
-    nbd_put64(buf, NBD_INIT_MAGIC);
-    nbd_put64(buf + 8, NBD_OPTS_MAGIC);
-    nbd_put16(buf + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
-    if (!fuzz_xio(false, fd, buf, 18) || !fuzz_xio(true, fd, buf, 4)) {
-        return false;
-    }
-    nbd_put32(meta, FUZZ_CONTEXT_ID);
-    memcpy(meta + 4, NBD_META_BASE_ALLOCATION, meta_len - 4);
-    for (;;) {
-        uint32_t opt, len;
-        bool ok;
-
-        if (!fuzz_xio(true, fd, buf, NBD_OPTION_HEADER_SIZE)) {
-            return false;
-        }
-        opt = nbd_get32(buf + 8);
-        len = nbd_get32(buf + 12);
-        if (nbd_get64(buf) != NBD_OPTS_MAGIC || len > 4096 ||
-            !fuzz_xio(true, fd, NULL, len)) {
-            return false;
-        }
-        switch (opt) {
-        case NBD_OPT_EXTENDED_HEADERS:
-            ok = fuzz_opt_reply(fd, opt, mode == NBD_MODE_EXTENDED ?
-                                NBD_REP_ACK : NBD_REP_ERR_UNSUP, NULL, 0);
-            break;
-        case NBD_OPT_STRUCTURED_REPLY:
-            ok = fuzz_opt_reply(fd, opt, mode == NBD_MODE_STRUCTURED ?
-                                NBD_REP_ACK : NBD_REP_ERR_UNSUP, NULL, 0);
-            break;
-        case NBD_OPT_SET_META_CONTEXT:
-            ok = ((fs->knobs & FUZZ_NO_META) ||
-                  fuzz_opt_reply(fd, opt, NBD_REP_META_CONTEXT, meta,
-                                 meta_len)) &&
-                 fuzz_opt_reply(fd, opt, NBD_REP_ACK, NULL, 0);
-            break;
-        case NBD_OPT_GO:
-            return fuzz_go(fs, fd);
-        default:
-            return false;
-        }
-        if (!ok) {
-            return false;
-        }
-    }
-}
-
-/* Reads requests (skipping write payloads) until @fs->want have come. */
-static bool fuzz_read_requests(FuzzServer *fs, int fd)
-{
-    bool ext = fuzz_mode(fs->knobs) == NBD_MODE_EXTENDED;
-    size_t size = ext ? NBD_EXTENDED_REQUEST_SIZE : NBD_REQUEST_SIZE;
-    uint8_t hdr[NBD_EXTENDED_REQUEST_SIZE];
-
-    while (fs->seen < fs->want) {
-        FuzzSeen *r = &fs->reqs[fs->seen];
-
-        if (!fuzz_xio(true, fd, hdr, size)) {
-            return false;
-        }
-        r->flags = nbd_get16(hdr + 4);
-        r->type = nbd_get16(hdr + 6);
-        r->cookie = nbd_get64(hdr + 8);
-        r->from = nbd_get64(hdr + 16);
-        r->len = ext ? nbd_get64(hdr + 24) : nbd_get32(hdr + 24);
-        if (r->type == NBD_CMD_WRITE && !fuzz_xio(true, fd, NULL, r->len)) {
-            return false;
-        }
-        qatomic_store_release(&fs->seen, fs->seen + 1);
-    }
-    return true;
-}
-
-/* The stream; with FUZZ_TRICKLE its head in pieces, to cut headers. */
-static void fuzz_write_stream(FuzzServer *fs, int fd)
-{
-    size_t sent = 0;
-
-    if (fs->knobs & FUZZ_TRICKLE) {
-        while (sent < MIN(fs->len, FUZZ_TRICKLE_BYTES)) {
-            size_t n = MIN(fs->len - sent, FUZZ_TRICKLE_PIECE);
-
-            if (!fuzz_xio(false, fd, (void *)(fs->stream + sent), n)) {
-                return;
-            }
-            sent += n;
-            g_usleep(20);
-        }
-    }
-    fuzz_xio(false, fd, (void *)(fs->stream + sent), fs->len - sent);
-}
-
-static gpointer fuzz_server_thread(gpointer opaque)
-{
-    FuzzServer *fs = opaque;
-    int fd = accept(fs->listen_fd, NULL, NULL);
-
-    FUZZ_CHECK(fd >= 0);
-    close(fs->listen_fd);
-    if (fuzz_handshake(fs, fd) && fuzz_read_requests(fs, fd)) {
-        fuzz_write_stream(fs, fd);
-    }
-    qatomic_store_release(&fs->written_at, g_get_monotonic_time());
-    /* Our side is done; take whatever the client sends until it closes. */
-    shutdown(fd, SHUT_WR);
-    while (fuzz_xio(true, fd, NULL, 4096)) {
-        /* discard */
-    }
-    close(fd);
-    return NULL;
-}
-
-static void fuzz_server_start(FuzzServer *fs)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-    fs->dir = g_dir_make_tmp("fuzz-nbd-reply.XXXXXX", NULL);
-    FUZZ_CHECK(fs->dir != NULL);
-    fs->sock = g_build_filename(fs->dir, "sock", NULL);
-    pstrcpy(sa.sun_path, sizeof(sa.sun_path), fs->sock);
-    fs->listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    FUZZ_CHECK(fs->listen_fd >= 0);
-    FUZZ_CHECK(bind(fs->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
-    FUZZ_CHECK(listen(fs->listen_fd, 1) == 0);
-    fs->thread = g_thread_new("fuzz-nbd-server", fuzz_server_thread, fs);
-}
-
-/* The client */
-
-/* One request of the batch in flight. */
-typedef struct FuzzCall {
-    BlockBackend *blk;
-    FuzzReq req;
-    uint8_t *buf;               /* exactly req.bytes: overruns are caught */
-    uint64_t poison;            /* READ: what buf held before */
-    int64_t pnum;
-    int ret;
-    unsigned int *done;
-} FuzzCall;
-
-/*
- * Word @i of a read buffer before the read. The key is new for every
- * read, so that the fuzzer cannot learn it from our comparisons and send
- * it: a word that still holds it after a successful read was never
- * written, and the caller would have been handed stale memory.
- */
+/* As fuzz-nbd-driver: a key the fuzzer cannot learn, per read. */
 static uint64_t fuzz_poison_word(uint64_t key, size_t i)
 {
     return key + i * 0x9e3779b97f4a7c15ULL;
 }
 
-static void fuzz_poison(FuzzCall *call)
+static int64_t fuzz_unwritten(const FuzzReplyReq *r)
 {
-    call->poison = (uint64_t)g_random_int() << 32 | g_random_int();
-    for (size_t i = 0; i < call->req.bytes / 8; i++) {
-        uint64_t w = fuzz_poison_word(call->poison, i);
-
-        memcpy(call->buf + i * 8, &w, 8);
-    }
-}
-
-/* The first byte of a word of a successful read that was never written. */
-static int64_t fuzz_unwritten(const FuzzCall *call)
-{
-    for (size_t i = 0; i < call->req.bytes / 8; i++) {
+    for (size_t i = 0; i < r->st.req.len / 8; i++) {
         uint64_t w;
 
-        memcpy(&w, call->buf + i * 8, 8);
-        if (w == fuzz_poison_word(call->poison, i)) {
+        memcpy(&w, r->buf + i * 8, 8);
+        if (w == fuzz_poison_word(r->poison, i)) {
             return i * 8;
         }
     }
     return -1;
 }
 
-static void coroutine_fn fuzz_call_entry(void *opaque)
+/* NBDReplyLookupFunc: a request of the batch that has no full reply yet. */
+static NBDReplyState *fuzz_lookup(const NBDReplyReader *rd, uint64_t cookie)
 {
-    FuzzCall *call = opaque;
-    const FuzzReq *req = &call->req;
+    FuzzReplyRun *run = container_of(rd, FuzzReplyRun, rd);
 
-    switch (req->op) {
-    case FUZZ_READ:
-        call->ret = blk_co_pread(call->blk, req->offset, req->bytes,
-                                 call->buf, 0);
-        break;
-    case FUZZ_STATUS:
-        call->ret = blk_co_block_status(call->blk, req->offset, req->bytes,
-                                        &call->pnum, NULL);
-        break;
-    case FUZZ_WRITE:
-        call->ret = blk_co_pwrite(call->blk, req->offset, req->bytes,
-                                  call->buf, BDRV_REQ_FUA);
-        break;
-    case FUZZ_ZERO:
-        call->ret = blk_co_pwrite_zeroes(call->blk, req->offset, req->bytes,
-                                         BDRV_REQ_MAY_UNMAP);
-        break;
-    case FUZZ_TRIM:
-        call->ret = blk_co_pdiscard(call->blk, req->offset, req->bytes);
-        break;
-    case FUZZ_FLUSH:
-        call->ret = blk_co_flush(call->blk);
-        break;
-    }
-    (*call->done)++;
-}
+    for (unsigned int k = 0; k < run->n; k++) {
+        FuzzReplyReq *r = &run->reqs[k];
 
-/* What a request may end with, whatever the server said. */
-static void fuzz_check_call(const FuzzCall *call)
-{
-    /* 0 (flags for block status) or a negative errno */
-    FUZZ_CHECK(call->ret > -4096);
-    if (call->req.op != FUZZ_STATUS) {
-        FUZZ_CHECK(call->ret <= 0);
-    } else if (call->ret >= 0) {
-        FUZZ_CHECK(call->pnum > 0 && call->pnum <= call->req.bytes);
-    }
-    if (call->req.op == FUZZ_READ && call->ret == 0) {
-        FUZZ_CHECK(fuzz_unwritten(call) < 0);
-    }
-}
-
-/*
- * Timer in the main context: aborts when requests are still pending
- * FUZZ_LIMIT_MS after the server's last byte, or after the open when the
- * server never got to write (it is stuck waiting for requests, or for
- * the client to take what it writes).
- */
-static void fuzz_watchdog(void *opaque)
-{
-    FuzzServer *fs = opaque;
-    int64_t written = qatomic_load_acquire(&fs->written_at);
-    int64_t since = written ? written : fs->open_at;
-
-    if (g_get_monotonic_time() - since > FUZZ_LIMIT_MS * 1000LL) {
-        if (written) {
-            fprintf(stderr, "the client is still busy %d ms after the "
-                    "server's last byte\n", FUZZ_LIMIT_MS);
-        } else {
-            unsigned int seen = qatomic_load_acquire(&fs->seen);
-
-            fprintf(stderr, "%d ms after the open, the server has received "
-                    "%u of %u requests and is still %s\n", FUZZ_LIMIT_MS,
-                    seen, fs->want, seen < fs->want ?
-                    "waiting for the rest" :
-                    "writing (the client does not read)");
+        if (r->st.req.cookie == cookie && !r->done) {
+            return &r->st;
         }
-        abort();
     }
-    timer_mod(fs->watchdog,
-              qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + FUZZ_WATCHDOG_MS);
+    return NULL;
+}
+
+/* The batch's requests as the driver puts them on the wire. */
+static void fuzz_setup(FuzzReplyRun *run, uint8_t knobs)
+{
+    FuzzReq reqs[FUZZ_MAX_BATCH];
+    unsigned int n = fuzz_batch(knobs, reqs);
+    bool status = fuzz_mode(knobs) != NBD_MODE_SIMPLE &&
+                  !(knobs & FUZZ_NO_META);
+
+    for (unsigned int i = 0; i < n; i++) {
+        const FuzzReq *q = &reqs[i];
+        FuzzReplyReq *r = &run->reqs[run->n];
+        NBDRequest *req = &r->st.req;
+
+        if (q->op == FUZZ_STATUS && !status) {
+            continue;
+        }
+        req->cookie = fuzz_cookie(run->n);
+        req->from = q->offset;
+        req->len = q->bytes;
+        switch (q->op) {
+        case FUZZ_READ:
+            req->type = NBD_CMD_READ;
+            r->buf = g_malloc(q->bytes);
+            r->poison = (uint64_t)g_random_int() << 32 | g_random_int();
+            for (size_t j = 0; j < q->bytes / 8; j++) {
+                uint64_t w = fuzz_poison_word(r->poison, j);
+
+                memcpy(r->buf + j * 8, &w, 8);
+            }
+            qemu_iovec_init(&r->qiov, 1);
+            qemu_iovec_add(&r->qiov, r->buf, q->bytes);
+            r->st.qiov = &r->qiov;
+            break;
+        case FUZZ_STATUS:
+            req->type = NBD_CMD_BLOCK_STATUS;
+            req->flags = NBD_CMD_FLAG_REQ_ONE;
+            break;
+        case FUZZ_WRITE:
+            req->type = NBD_CMD_WRITE;
+            req->flags = NBD_CMD_FLAG_FUA;
+            break;
+        case FUZZ_ZERO:
+            req->type = NBD_CMD_WRITE_ZEROES;
+            break;
+        case FUZZ_TRIM:
+            req->type = NBD_CMD_TRIM;
+            break;
+        case FUZZ_FLUSH:
+            req->type = NBD_CMD_FLUSH;
+            break;
+        }
+        run->n++;
+    }
+    run->pending = run->n;
+    FUZZ_CHECK(run->n == fuzz_wire_count(knobs, reqs, n));
+}
+
+/* What a completed request may hold, whatever the server said. */
+static void fuzz_check_done(const FuzzReplyReq *r)
+{
+    const NBDReplyState *st = &r->st;
+
+    FUZZ_CHECK(st->ret <= 0 && st->ret > -4096);
+    if (st->ret) {
+        return;
+    }
+    if (st->req.type == NBD_CMD_READ) {
+        FUZZ_CHECK(st->covered == st->req.len);
+        FUZZ_CHECK(fuzz_unwritten(r) < 0);
+    }
+    if (st->req.type == NBD_CMD_BLOCK_STATUS) {
+        FUZZ_CHECK(st->have_extent);
+        FUZZ_CHECK(st->extent_len > 0 && st->extent_len <= st->req.len);
+    }
+}
+
+static void coroutine_fn fuzz_reader_entry(void *opaque)
+{
+    FuzzReplyRun *run = opaque;
+
+    while (run->pending) {
+        NBDReplyState *st;
+        int ret = nbd_receive_reply(&run->rb, NULL, &run->rd, &st,
+                                    &run->err);
+
+        FUZZ_CHECK(ret >= -1 && ret <= 1);
+        if (ret < 0) {
+            FUZZ_CHECK(run->err != NULL);
+            return;
+        }
+        FUZZ_CHECK(st != NULL);
+        if (ret == 1) {
+            FuzzReplyReq *r = container_of(st, FuzzReplyReq, st);
+
+            FUZZ_CHECK(!r->done);
+            nbd_reply_state_cleanup(st);
+            r->done = true;
+            run->pending--;
+            fuzz_check_done(r);
+        }
+    }
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    signal(SIGPIPE, SIG_IGN);
     fuzz_verbose = getenv("FUZZ_VERBOSE") != NULL;
     qemu_init_main_loop(&error_abort);
     return 0;
 }
 
-/* With FUZZ_VERBOSE: what the server received, how each request ended. */
-static void fuzz_report(const FuzzServer *fs, const FuzzCall *calls,
-                        unsigned int n)
-{
-    static const char *const mode_name[] = {
-        [NBD_MODE_SIMPLE] = "simple",
-        [NBD_MODE_STRUCTURED] = "structured",
-        [NBD_MODE_EXTENDED] = "extended",
-    };
-
-    fprintf(stderr, "%s replies%s%s, %zu bytes; the server received:\n",
-            mode_name[fuzz_mode(fs->knobs)],
-            (fs->knobs & FUZZ_BLOCK_SIZE) ? ", block sizes" : "",
-            (fs->knobs & FUZZ_NO_META) ? ", no base:allocation" : "",
-            fs->len);
-    for (unsigned int i = 0; i < fs->seen; i++) {
-        const FuzzSeen *r = &fs->reqs[i];
-
-        fprintf(stderr, "  %s cookie %" PRIu64 " [%" PRIu64 ", +%" PRIu64
-                ") flags 0x%x\n", nbd_cmd_name(r->type), r->cookie, r->from,
-                r->len, r->flags);
-    }
-    for (unsigned int i = 0; i < n; i++) {
-        const FuzzCall *call = &calls[i];
-
-        fprintf(stderr, "%s [%" PRId64 ", +%" PRId64 "): %d",
-                fuzz_op_name[call->req.op], call->req.offset,
-                call->req.bytes, call->ret);
-        if (call->req.op == FUZZ_STATUS && call->ret >= 0) {
-            fprintf(stderr, " pnum %" PRId64, call->pnum);
-        }
-        if (call->req.op == FUZZ_READ && call->ret == 0 &&
-            fuzz_unwritten(call) >= 0) {
-            fprintf(stderr, " but byte %" PRId64 " was never written",
-                    fuzz_unwritten(call));
-        }
-        fprintf(stderr, "%s%s\n", call->ret < 0 ? " " : "",
-                call->ret < 0 ? strerror(-call->ret) : "");
-    }
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    AioContext *ctx = qemu_get_aio_context();
-    FuzzServer fs = { 0 };
-    FuzzReq reqs[FUZZ_MAX_BATCH];
-    FuzzCall calls[FUZZ_MAX_BATCH];
-    BlockBackend *blk;
-    Error *err = NULL;
-    g_autofree char *uri = NULL;
-    unsigned int n, done = 0;
+    FuzzReplyRun run = { 0 };
+    Coroutine *co;
 
     if (size < 1) {
         return 0;
     }
-    fs.knobs = data[0];
-    fs.stream = data + 1;
-    fs.len = size - 1;
-    n = fuzz_batch(fs.knobs, reqs);
-    fs.want = fuzz_wire_count(fs.knobs, reqs, n);
-    fuzz_server_start(&fs);
+    run.rd = (NBDReplyReader) {
+        .mode = fuzz_mode(data[0]),
+        .context_id = FUZZ_CONTEXT_ID,
+        .lookup = fuzz_lookup,
+        .opaque = &run,
+    };
+    fuzz_setup(&run, data[0]);
+    nbd_recv_buf_init_bytes(&run.rb, data + 1, size - 1);
 
-    /* reconnect-delay 0: a broken connection fails requests at once. */
-    uri = g_strdup_printf("nbd+unix:///?socket=%s", fs.sock);
-    blk = blk_new_open(uri, NULL, NULL, BDRV_O_RDWR | BDRV_O_UNMAP, &err);
-    if (!blk) {
-        fprintf(stderr, "open: %s\n", error_get_pretty(err));
-        abort();
-    }
-    unlink(fs.sock);
-    rmdir(fs.dir);
-    g_free(fs.sock);
-    g_free(fs.dir);
-    fs.open_at = g_get_monotonic_time();
-    fs.watchdog = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS,
-                                fuzz_watchdog, &fs);
-    timer_mod(fs.watchdog,
-              qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + FUZZ_WATCHDOG_MS);
-
-    /*
-     * Each runs until it waits for its reply, so all take their slots
-     * (and cookies) in this order before the reader sees a byte.
-     */
-    for (unsigned int i = 0; i < n; i++) {
-        calls[i] = (FuzzCall) {
-            .blk = blk,
-            .req = reqs[i],
-            .buf = reqs[i].bytes ? g_malloc0(reqs[i].bytes) : NULL,
-            .done = &done,
-        };
-        if (reqs[i].op == FUZZ_READ) {
-            fuzz_poison(&calls[i]);
-        }
-        aio_co_enter(ctx, qemu_coroutine_create(fuzz_call_entry, &calls[i]));
-    }
-    while (done < n) {
-        aio_poll(ctx, true);
-    }
-    /* Closing waits for the driver's coroutines: still under watch. */
-    blk_unref(blk);
-    timer_free(fs.watchdog);
-    g_thread_join(fs.thread);
-    while (aio_poll(ctx, false)) {
-        /* the last bottom halves */
-    }
+    co = qemu_coroutine_create(fuzz_reader_entry, &run);
+    qemu_coroutine_enter(co);
+    /* With no channel the reader never waits: it is finished. */
+    FUZZ_CHECK(qemu_coroutine_live_count() == 0);
 
     if (fuzz_verbose) {
-        fuzz_report(&fs, calls, n);
+        fprintf(stderr, "mode %d, %u requests, %u left without a reply, "
+                "%zu bytes unread: %s\n", run.rd.mode, run.n, run.pending,
+                nbd_recv_buf_avail(&run.rb),
+                run.err ? error_get_pretty(run.err) : "stream accepted");
+        for (unsigned int k = 0; k < run.n; k++) {
+            const FuzzReplyReq *r = &run.reqs[k];
+
+            fprintf(stderr, "  %s cookie %" PRIu64 " [%" PRIu64 ", +%"
+                    PRIu64 "): %s %d\n", nbd_cmd_name(r->st.req.type),
+                    r->st.req.cookie, r->st.req.from, r->st.req.len,
+                    r->done ? "done" : "pending", r->st.ret);
+        }
     }
-    for (unsigned int i = 0; i < n; i++) {
-        fuzz_check_call(&calls[i]);
-        g_free(calls[i].buf);
+    for (unsigned int k = 0; k < run.n; k++) {
+        FuzzReplyReq *r = &run.reqs[k];
+
+        nbd_reply_state_cleanup(&r->st);
+        if (r->buf) {
+            qemu_iovec_destroy(&r->qiov);
+            g_free(r->buf);
+        }
     }
-    FUZZ_CHECK(qemu_coroutine_live_count() == 0);
+    nbd_recv_buf_destroy(&run.rb);
+    error_free(run.err);
     return 0;
 }

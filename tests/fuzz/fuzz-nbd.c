@@ -14,7 +14,7 @@
  */
 #include "qemu/osdep.h"
 #include "fuzz-util.h"
-#include "nbd/nbd-internal.h"
+#include "nbd/nbd-wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -216,7 +216,8 @@ def client_seeds():
         rep(OPT_LIST_META, REP_INFO, b"bad")
 
 
-# fuzz-nbd-reply: knobs, then a server's replies (tests/fuzz/fuzz-nbd-reply.c).
+# fuzz-nbd-reply and fuzz-nbd-driver: knobs, then a server's replies
+# (the layout is in tests/fuzz/fuzz-nbd-reply.h).
 REPLY_BLOCK_SIZE, REPLY_NO_META, REPLY_TRICKLE = 4, 8, 64
 BATCH_ALL, BATCH_READ, BATCH_STATUS, BATCH_MANY = 0, 16, 32, 48
 SIMPLE_REPLY_MAGIC = 0x67446698

@@ -5,7 +5,7 @@
  *
  * - basic I/O: writes, reads, zeroes, trims, block status and flush, with
  *   the image file checked behind the server's back;
- * - T11: the process opens an image backed by its own export, waiting in
+ * - own export: the process opens an image backed by its own export, waiting in
  *   nested aio_poll() of the main context;
  * - concurrent requests from coroutines in two iothreads over one
  *   connection (the reader waits in one context while the writers wait in
@@ -16,12 +16,16 @@
  * - hostile servers: wrong magic, unknown cookie, chunk outside the
  *   request, a reply cut off, bytes after a good reply, chunks that
  *   overlap, block sizes out of spec: EIO or an open error, never a crash,
- *   a hang or a read that "succeeds" with bytes never received.
+ *   a hang or a read that "succeeds" with bytes never received;
+ * - the runtime options table (block/nbd-uri.c): every option has help,
+ *   and option errors carry it.
+ * The reply reader alone, on byte buffers, is tested in test-nbd-reply.c.
  */
 #include "qemu/osdep.h"
 
 #include <sys/un.h>
-#include "nbd/nbd-internal.h"
+#include "nbd/client-internal.h"
+#include "block/nbd-uri.h"
 #include "sysemu/iothread.h"
 #include "qemu/main-loop.h"
 #include "qemu/cutils.h"
@@ -179,7 +183,7 @@ static void test_basic(void)
 }
 
 /*
- * T11: a process exporting an image over NBD opens an image backed by
+ * Own export: a process exporting an image over NBD opens an image backed by
  * its own export. The open and every request wait in a nested aio_poll()
  * of the main context (no GLib dispatch), so the server must accept,
  * negotiate and serve from there.
@@ -623,6 +627,95 @@ static void test_open_errors(void)
     assert_no_coroutines();
 }
 
+/* Every runtime option is in the table, with help that errors carry. */
+static void test_options(void)
+{
+    static const char *const names[] = {
+        "server.type", "server.host", "server.port", "server.path",
+        "export", "tls-creds", "tls-hostname", "tls-required",
+        "reconnect-delay", "open-timeout", "multi-conn", "path", "host",
+        "port",
+    };
+    static const struct {
+        const char *params;
+        const char *option;
+    } bad[] = {
+        { "server.type=unix,server.path=/s,multi-conn=17", "multi-conn" },
+        { "server.type=unix,server.path=/s,multi-conn=0", "multi-conn" },
+        { "server.type=unix,server.path=/s,reconnect-delay=3601",
+          "reconnect-delay" },
+        { "server.type=unix,server.path=/s,open-timeout=x", "open-timeout" },
+        { "server.type=unix,server.path=/s,tls-required=maybe",
+          "tls-required" },
+        { "server.type=unix,server.path=/s,tls-required=on", "tls-creds" },
+        { "server.type=unix,server.path=/s,tls-hostname=h",
+          "tls-hostname" },
+    };
+    g_autofree char *help = nbd_options_help();
+    g_autofree char *long_name = g_strnfill(NBD_MAX_STRING_SIZE + 1, 'x');
+    g_autoptr(KeyVal) kv = NULL;
+    g_autoptr(SocketAddress) addr = NULL;
+    NBDDriverOptions opts;
+    Error *err = NULL;
+    size_t n = 0;
+
+    for (const NBDOptionDesc *d = nbd_option_descs; d->name; d++) {
+        g_assert_nonnull(d->help);
+        g_assert_cmpuint(strlen(d->help), >, 10);
+        g_assert_nonnull(strstr(help, d->name));
+        g_assert_nonnull(strstr(help, d->help));
+        n++;
+    }
+    g_assert_cmpuint(n, ==, G_N_ELEMENTS(names));
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        g_assert_nonnull(nbd_option_find(names[i]));
+    }
+
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        const NBDOptionDesc *d = nbd_option_find(bad[i].option);
+        g_autoptr(KeyVal) bkv = keyval_parse(bad[i].params, NULL,
+                                             &error_abort);
+
+        g_assert_false(nbd_options_parse(bkv, &opts, &err));
+        g_test_message("%s: %s", bad[i].params, error_get_pretty(err));
+        g_assert_nonnull(strstr(error_get_pretty(err), bad[i].option));
+        g_assert_nonnull(strstr(error_get_pretty(err), d->help));
+        error_free(err);
+        err = NULL;
+    }
+
+    kv = keyval_new();
+    g_assert_true(keyval_add(kv, "server.type", "unix", &error_abort));
+    g_assert_true(keyval_add(kv, "export", long_name, &error_abort));
+    g_assert_false(nbd_options_parse(kv, &opts, &err));
+    g_assert_nonnull(strstr(error_get_pretty(err),
+                            nbd_option_find("export")->help));
+    error_free(err);
+    err = NULL;
+    keyval_free(kv);
+
+    /* Defaults, and the old flat spelling */
+    kv = keyval_parse("host=example.org,port=1234", NULL, &error_abort);
+    g_assert_true(nbd_options_parse(kv, &opts, &error_abort));
+    g_assert_cmpuint(opts.multi_conn, ==, 1);
+    g_assert_cmpuint(opts.reconnect_delay, ==, 0);
+    g_assert_false(opts.tls_required);
+    addr = nbd_options_address(&opts, &error_abort);
+    g_assert_cmpint(addr->type, ==, SOCKET_ADDRESS_TYPE_INET);
+    g_assert_cmpstr(addr->u.inet.host, ==, "example.org");
+    g_assert_cmpstr(addr->u.inet.port, ==, "1234");
+
+    /* An address that is not one */
+    keyval_free(kv);
+    kv = keyval_parse("server.type=inet,server.path=/s", NULL,
+                      &error_abort);
+    g_assert_true(nbd_options_parse(kv, &opts, &error_abort));
+    g_assert_null(nbd_options_address(&opts, &err));
+    g_assert_nonnull(strstr(error_get_pretty(err),
+                            nbd_option_find("server.host")->help));
+    error_free(err);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -630,11 +723,12 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     g_test_add_func("/nbd/client/basic", test_basic);
-    g_test_add_func("/nbd/client/T11-own-export", test_own_export);
+    g_test_add_func("/nbd/client/own-export-nested-poll", test_own_export);
     g_test_add_func("/nbd/client/two-iothreads", test_two_iothreads);
     g_test_add_func("/nbd/client/multi-conn", test_multi_conn);
     g_test_add_func("/nbd/client/reconnect", test_reconnect);
     g_test_add_func("/nbd/client/open-errors", test_open_errors);
+    g_test_add_func("/nbd/client/options", test_options);
     g_test_add_data_func("/nbd/client/hostile/bad-magic",
                          GINT_TO_POINTER(BAD_MAGIC), test_hostile);
     g_test_add_data_func("/nbd/client/hostile/bad-cookie",

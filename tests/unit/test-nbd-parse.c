@@ -4,7 +4,7 @@
  * context payloads, and the errno mapping. One case per kind of misuse.
  */
 #include "qemu/osdep.h"
-#include "nbd/nbd-internal.h"
+#include "nbd/nbd-wire.h"
 
 #define MiB (1024 * 1024)
 

@@ -18,7 +18,7 @@
 #include "qemu/osdep.h"
 
 #include <poll.h>
-#include "nbd/nbd-internal.h"
+#include "nbd/nbd-wire.h"
 #include "sysemu/iothread.h"
 #include "qemu/main-loop.h"
 #include "qemu/cutils.h"
@@ -514,7 +514,7 @@ static void coroutine_fn list_co(void *opaque)
                                                     &error_abort), ==, 0);
     qio_channel_set_blocking(QIO_CHANNEL(sioc), false, NULL);
     qio_channel_set_follow_coroutine_ctx(QIO_CHANNEL(sioc), true);
-    job->count = nbd_client_list_exports(QIO_CHANNEL(sioc), NULL, NULL,
+    job->count = nbd_receive_export_list(QIO_CHANNEL(sioc), NULL, NULL,
                                          &job->info, &error_abort);
     object_unref(OBJECT(sioc));
     qatomic_store_release(&job->done, true);
