@@ -9,7 +9,7 @@
 . "$(dirname "$0")/common.sh"
 need certtool qemu-io nbdinfo python3
 
-gen_pki "$TMP/pki" || skip "certtool could not make certificates"
+gen_pki "$TMP/pki" || fail "certtool could not make certificates"
 make_image "$TMP/disk.img" 16M
 python3 -c "
 import sys
