@@ -7,8 +7,8 @@ usage: run-tests.py BUILDDIR:SUITE[,SUITE...] [BUILDDIR:SUITE ...]
 
 The counts are those of this run only:
 - the previous run's testlog.json is deleted first; a run that leaves no
-  new log (the build failed: meson exits 125) or exits with a status other
-  than 0 or 1 is a failure;
+  new log, or exits 125 (the build failed), is a failure, and meson's exit
+  status (its count of failed tests) must agree with the log;
 - each suite asked for must name at least one test (`meson test --list`),
   and the log must hold exactly one result per listed test;
 - a test whose output has TAP subtests marked `# SKIP` (g_test_skip, a
@@ -38,6 +38,9 @@ SANITIZER_OPTIONS = {
     "TSAN_OPTIONS": "halt_on_error=0:exitcode=66:print_summary=1:"
                     "second_deadlock_stack=1",
 }
+
+# The results meson counts in its exit status.
+BAD = ("FAIL", "ERROR", "INTERRUPT", "TIMEOUT", "UNEXPECTEDPASS")
 
 # A TAP subtest that was skipped ("ok 3 /aio/foo # SKIP no io_uring"), or
 # a plan that skips everything ("1..0 # SKIP reason").
@@ -94,16 +97,14 @@ def run(builddir, suites):
         pass
     print("==>", " ".join(cmd), flush=True)
     rc = subprocess.run(cmd, env=env).returncode
-    if rc not in (0, 1):
-        print(f"FAILED: {builddir}: meson test exited with {rc}"
+    if rc == 125 or rc < 0 or not os.path.exists(log):
+        print(f"FAILED: {builddir}: meson test exited with {rc} and"
+              f" {'wrote' if os.path.exists(log) else 'wrote no'} {log}"
               " (a build failure, or meson could not run the tests)")
-        return 0, 1, 0
-    if not os.path.exists(log):
-        print(f"FAILED: {builddir}: meson test wrote no {log}")
         return 0, 1, 0
 
     passed = failed = skipped = 0
-    results = 0
+    results = bad = 0
     with open(log) as f:
         for line in f:
             line = line.strip()
@@ -133,7 +134,14 @@ def run(builddir, suites):
                     print("    SKIP", p)
                 continue
             failed += 1
+            if res in BAD:
+                bad += 1
             print("FAILED:", name, res)
+    # meson's status is its count of bad results (125: the build failed).
+    if rc != bad:
+        print(f"FAILED: {builddir}: meson test exited with {rc}, but the"
+              f" log has {bad} failed results")
+        failed += 1
     if results != len(expected):
         print(f"FAILED: {builddir}: {results} results for"
               f" {len(expected)} tests listed for {','.join(suites)}")
