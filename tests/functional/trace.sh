@@ -101,13 +101,14 @@ EOF
         fail "client on $1"
 }
 
-# wait_for_log LOG STRING: true once LOG holds STRING (within 5 s).
+# wait_for_log LOG STRING: true once LOG holds STRING (within 20 s).
 wait_for_log() {
-    for _ in $(seq 50); do
-        grep -q "$2" "$1" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
+    wait_until 20 grep -q "$2" "$1" 2>/dev/null
+}
+
+# freed_at_least LOG N: LOG holds N nbd_client_free events.
+freed_at_least() {
+    [ "$(grep -c ":nbd_client_free " "$1")" -ge "$2" ]
 }
 
 # expect LOG REGEX...: each extended regex matches a line of LOG.
@@ -146,10 +147,8 @@ ok "--trace 'nbd_*' --trace file=LOG: negotiation and requests with their" \
 printf '# the request path only\nnbd_request_*\n\n-nbd_request_done\nqio_channel_socket_accept\n' \
     >"$TMP/events"
 make_image "$TMP/fg.img" 8M
-"$QEMU_NBD" -T "events=$TMP/events" -t -k "$TMP/fg.sock" "$TMP/fg.img" \
-    2>"$TMP/fg.log" &
-fg_pid=$!
-DAEMONS="$DAEMONS $fg_pid"
+start_daemon fg - "$QEMU_NBD" -T "events=$TMP/events" -t \
+    -k "$TMP/fg.sock" "$TMP/fg.img" || fail "qemu-nbd -T events= did not start"
 wait_socket "$TMP/fg.sock" $fg_pid ||
     fail "not listening on $TMP/fg.sock"
 client "$TMP/fg.sock"
@@ -165,14 +164,12 @@ grep -q ":nbd_negotiate" "$TMP/fg.log" &&
 ok "--trace events=FILE: patterns, '-' and comments; log on stderr"
 
 # qemu-io, when installed, as a second real client.
-if command -v qemu-io >/dev/null; then
+if have qemu-io; then
     qemu-io -f raw -c 'read 65536 4k' \
         "nbd+unix:///?socket=$TMP/srv.sock" >"$TMP/qemu-io.out" 2>&1 ||
         fail "qemu-io: $(cat "$TMP/qemu-io.out")"
-    for _ in $(seq 50); do
-        [ "$(grep -c ":nbd_client_free " "$TMP/trace.log")" -ge 2 ] && break
-        sleep 0.1
-    done
+    wait_until 20 freed_at_least "$TMP/trace.log" 2 ||
+        fail "qemu-io's connection was not freed"
     expect "$TMP/trace.log" \
         "$LINE_RE"'nbd_request_received .* type 0 \([^)]+\) flags 0x0 from 65536 len 4096$'
     ok "qemu-io's read shows up in the log"
@@ -221,9 +218,8 @@ fi
 
 # Without --trace: the same traffic logs nothing.
 make_image "$TMP/quiet.img" 8M
-"$QEMU_NBD" -t -k "$TMP/quiet.sock" "$TMP/quiet.img" 2>"$TMP/quiet.log" &
-quiet_pid=$!
-DAEMONS="$DAEMONS $quiet_pid"
+start_daemon quiet - "$QEMU_NBD" -t -k "$TMP/quiet.sock" "$TMP/quiet.img" ||
+    fail "qemu-nbd did not start"
 wait_socket "$TMP/quiet.sock" $quiet_pid ||
     fail "not listening on $TMP/quiet.sock"
 client "$TMP/quiet.sock"
@@ -241,10 +237,9 @@ if [ -n "${QEMU_PR_HELPER:-}" ] && [ -n "${PR_CLIENT:-}" ]; then
     grep -q "Invalid parameter 'bogus'" "$TMP/out.txt" ||
         fail "qemu-pr-helper: unknown -T key: '$(cat "$TMP/out.txt")'"
 
-    "$QEMU_PR_HELPER" -k "$TMP/pr.sock" -f "$TMP/pr.pid" \
-        -T 'pr_helper_*' --trace "file=$TMP/pr-trace.log" 2>"$TMP/pr.log" &
-    pr_pid=$!
-    DAEMONS="$DAEMONS $pr_pid"
+    start_daemon pr - "$QEMU_PR_HELPER" -k "$TMP/pr.sock" -f "$TMP/pr.pid" \
+        -T 'pr_helper_*' --trace "file=$TMP/pr-trace.log" ||
+        fail "qemu-pr-helper did not start"
     wait_socket "$TMP/pr.sock" $pr_pid ||
         fail "not listening on $TMP/pr.sock"
     printf 'in %s\nquit\n' "$TMP/disk.img" |
