@@ -11,6 +11,10 @@ import time
 
 DEBIAN_HELPER = "/usr/bin/qemu-pr-helper"
 RESP_SIZE = 104
+SANITIZER_MARKS = (b"AddressSanitizer", b"LeakSanitizer", b"ThreadSanitizer",
+                   b"runtime error:")
+# Sanitizer reports found on a helper's stderr; Tap.done() fails on them.
+sanitizer_reports = []
 
 
 def skip(reason):
@@ -45,6 +49,9 @@ class Tap:
         return cond
 
     def done(self):
+        if sanitizer_reports:
+            self.ok(False, "no sanitizer report from the helpers",
+                    b"\n".join(sanitizer_reports).decode(errors="replace"))
         print(f"1..{self.n}")
         sys.exit(1 if self.failed else 0)
 
@@ -95,8 +102,14 @@ class Helper:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             out, err = self.proc.communicate()
+            self.check_sanitizer(err)
             return None, err
+        self.check_sanitizer(err)
         return self.proc.returncode, err
+
+    def check_sanitizer(self, err):
+        if err and any(m in err for m in SANITIZER_MARKS):
+            sanitizer_reports.append(err)
 
 
 class Raw:
