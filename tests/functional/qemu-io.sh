@@ -135,7 +135,7 @@ if [ -x /usr/bin/qemu-io ]; then
     cmp "$IMG" "$TMP/deb.raw" || fail "data differs from Debian's qemu-io"
     ok "same output, data and exit status as Debian's qemu-io"
 else
-    skip_part "comparison with Debian's qemu-io: /usr/bin/qemu-io is not installed"
+    skip_part "comparison with Debian's qemu-io: it is not installed"
 fi
 
 # Bad command lines

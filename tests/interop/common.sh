@@ -45,11 +45,11 @@ sanitizer_reports() {
         found=0
     done
     # A report on a log file's stderr (a daemon still in the foreground).
-    if grep -l "AddressSanitizer\|LeakSanitizer\|runtime error:\|ThreadSanitizer" \
-        "$TMP"/*.log >/dev/null 2>&1; then
+    local marks="AddressSanitizer\|LeakSanitizer\|runtime error:"
+    marks="$marks\|ThreadSanitizer"
+    if grep -l "$marks" "$TMP"/*.log >/dev/null 2>&1; then
         echo "FAIL: sanitizer report in a log:" >&2
-        grep -l "AddressSanitizer\|LeakSanitizer\|runtime error:\|ThreadSanitizer" \
-            "$TMP"/*.log | xargs cat >&2
+        grep -l "$marks" "$TMP"/*.log | xargs cat >&2
         found=0
     fi
     return $found

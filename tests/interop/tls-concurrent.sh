@@ -58,7 +58,7 @@ print("stalled client: STARTTLS acknowledged, held until released")
 PY
 stall=$!
 wait_until 30 test -e "$TMP/stalled" ||
-    fail "the stalled client did not get its STARTTLS acknowledged: $(cat "$TMP/stall.log")"
+    fail "the stalled client's STARTTLS: $(cat "$TMP/stall.log")"
 
 for round in 1 2; do
     pids=""

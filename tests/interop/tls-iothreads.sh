@@ -36,14 +36,17 @@ for i in 0 1 2 3; do
     pat=$((0x51 + i))
     off=$(((16 + 4 * i) << 20))
     qemu-io --object "$OBJ" --image-opts "$IMG" \
-        -c "aio_write -P $pat $off 2M" -c "aio_write -P $pat $((off + 2097152)) 2M" \
+        -c "aio_write -P $pat $off 2M" \
+        -c "aio_write -P $pat $((off + 2097152)) 2M" \
         -c aio_flush -c "read -P $pat $off 4M" >"$TMP/w$i.log" 2>&1 &
     pids="$pids $!"
 done
 for p in $pids; do
-    wait "$p" || fail "a concurrent TLS writer failed: $(cat "$TMP"/w*.log "$TMP/copy-in.log")"
+    wait "$p" ||
+        fail "a TLS writer failed: $(cat "$TMP"/w*.log "$TMP/copy-in.log")"
 done
-grep -l "verification failed" "$TMP"/w*.log && fail "a writer read back bad data"
+grep -l "verification failed" "$TMP"/w*.log &&
+    fail "a writer read back bad data"
 ok "nbdcopy (4 connections) and 4 qemu-io writers at once over TLS"
 
 # The expected image, built independently of every NBD client.
