@@ -1,8 +1,14 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Convenience wrapper around meson/ninja.
 #   make            build build/ (configured on first use)
-#   make check      unit, functional and interop suites, plus the unit
-#                   suite under ASan+UBSan and the threaded tests under TSan
-#   make check-quick  the plain build's tests only
+#   make check      unit, functional and interop suites, in the plain build
+#                   and again under ASan+UBSan; the threaded tests (unit
+#                   and the --iothreads/many-client interop tests, suite
+#                   'thread') under TSan; the fuzzers. Every peer program
+#                   is installed first (install-deps.sh), so any skip, whole
+#                   or in part, fails (QEMU_TEST_REQUIRE_ALL=1).
+#   make check-quick  the plain build's tests only; a missing peer is
+#                   reported as a skip
 #   make check-fuzz   the libFuzzer targets (clang, ASan+UBSan) for 60, 30,
 #                   30 and 30 s; `make check` runs them too, as the 'fuzz' suite
 #   make bench      benchmarks (not tests)
@@ -55,15 +61,17 @@ build-all: $(BUILD)/build.ninja $(ASAN_BUILD)/build.ninja \
 	ninja -C $(FUZZ_BUILD) $(FUZZ_TARGETS)
 
 check: deps build-all
-	@scripts/run-tests.py $(BUILD):unit,functional,interop \
-	    $(ASAN_BUILD):unit $(TSAN_BUILD):thread $(FUZZ_BUILD):fuzz
+	@QEMU_TEST_REQUIRE_ALL=1 scripts/run-tests.py \
+	    $(BUILD):unit,functional,interop \
+	    $(ASAN_BUILD):unit,functional,interop $(TSAN_BUILD):thread \
+	    $(FUZZ_BUILD):fuzz
 
 check-quick: all
 	@scripts/run-tests.py $(BUILD):unit,functional,interop
 
 check-asan: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
-	@scripts/run-tests.py $(ASAN_BUILD):unit
+	@scripts/run-tests.py $(ASAN_BUILD):unit,functional,interop
 
 check-tsan: $(TSAN_BUILD)/build.ninja
 	ninja -C $(TSAN_BUILD)

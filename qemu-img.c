@@ -127,9 +127,15 @@ static int64_t parse_size_or_die(const char *arg, const char *what)
         exit(EXIT_FAILURE);
     }
     if (v < 0) {
+        /* On the stack: exit() runs no g_autofree, and LSan would count it. */
+        char lower[64];
+
+        g_strlcpy(lower, what, sizeof(lower));
+        for (char *p = lower; *p; p++) {
+            *p = g_ascii_tolower(*p);
+        }
         error_report("Invalid %s specified: '%s' (use a byte count with "
-                     "an optional k, M, G, T, P or E suffix)",
-                     g_ascii_strdown(what, -1), arg);
+                     "an optional k, M, G, T, P or E suffix)", lower, arg);
         exit(EXIT_FAILURE);
     }
     return v;
@@ -400,7 +406,8 @@ static int img_create(int argc, char **argv)
         { "object", required_argument, NULL, OPTION_OBJECT },
         { NULL, 0, NULL, 0 }
     };
-    const char *fmt = "raw", *prealloc = NULL;
+    const char *fmt = "raw";
+    g_autofree char *prealloc = NULL;
     int64_t size = -1;
     Error *local_err = NULL;
     bool quiet = false;
@@ -433,6 +440,7 @@ static int img_create(int argc, char **argv)
                 if (!strcmp(key, "size")) {
                     size = parse_size_or_die(val, "Image size");
                 } else if (!strcmp(key, "preallocation")) {
+                    g_free(prealloc);
                     prealloc = g_strdup(val);
                 } else {
                     error_report("Invalid parameter '%s'", key);

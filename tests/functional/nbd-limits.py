@@ -1,12 +1,19 @@
 #!/usr/bin/env python3
-"""Trap T8: clients that connect and never finish the handshake.
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Clients that connect and never finish the handshake (a server that
+waits for them forever runs out of slots; one that frees a client while
+its negotiation is still running uses it after free).
 
 - With a connection limit, idle sockets fill the server up and a further
   client is not served; the handshake time limit then drops the idle ones
   and the waiting client gets through and reads correct data.
 - Stopping the server (SIGTERM) while many clients are in the middle of
   negotiating, TLS handshakes included, exits cleanly (no use after free,
-  which the sanitizer build would report) and in time.
+  which the sanitizer build would report) and in time. The TLS rounds
+  need certtool; without it they are left out and the test ends skipped.
+
+Time limits are loose (a loaded machine is slow), but the handshake
+limit must not drop a client before it is due.
 """
 
 import os
@@ -44,11 +51,15 @@ check(t, got == b"", "a client beyond the limit was greeted at once")
 t.ok("4 idle sockets hold the 4 connection slots")
 
 for s in idle:
-    check(t, n.is_closed(s, timeout=6), "idle socket not dropped in time")
-check(t, time.time() - start < 6, "handshake limit took too long")
-t.ok("the handshake limit drops the idle sockets")
+    check(t, n.is_closed(s, timeout=60), "idle socket not dropped in time")
+elapsed = time.time() - start
+# The idle sockets were greeted before `start`, so their 2 s were not all
+# over by then; 1.5 s allows for that.
+check(t, elapsed >= 1.5,
+      "idle sockets dropped after %.1f s, before the 2 s limit" % elapsed)
+t.ok("the handshake limit drops the idle sockets (after %.1f s)" % elapsed)
 
-late.s.settimeout(10)
+late.s.settimeout(60)
 late.connect_export("")
 err, data, _ = late.read(MiB, len(PATTERN))
 check(t, err == 0 and data == PATTERN, "waiting client: data")
@@ -76,12 +87,15 @@ if have_certtool:
          os.path.join(os.environ.get("SRCDIR", "."),
                       "tests/interop/common.sh"), pki],
         env=dict(os.environ, QEMU_NBD=t.qemu_nbd),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    have_certtool = gen.returncode == 0
-for round_ in range(3):
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    check(t, gen.returncode == 0, "certtool could not make certificates: "
+          + gen.stdout)
+else:
+    t.skip_part("SIGTERM during TLS handshakes: certtool is not installed")
+for round_ in range(3 if have_certtool else 1):
     sock = t.path("stop%d.sock" % round_)
     extra = []
-    if have_certtool and round_ > 0:
+    if round_ > 0:
         extra = ["--object",
                  "tls-creds-x509,id=tls0,endpoint=server,dir=" + pki,
                  "--tls-creds", "tls0"]

@@ -1,7 +1,15 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Shared harness of the Python end-to-end tests: a temporary directory,
 a qemu-nbd started in the foreground (so that its exit status and its
-sanitizer reports are checked), and TAP-style output."""
+sanitizer reports are checked), and TAP-style output.
 
+Sanitizer builds: every program started from here writes its reports to
+TMP/sanitizer.PID (log_path), and stop() and done() fail the test when
+such a file exists. Skips: skip() ends the test skipped (exit 77) and
+skip_part() leaves a part out, prints a TAP "# SKIP" line and makes the
+test end skipped; with QEMU_TEST_REQUIRE_ALL=1 (make check) both fail."""
+
+import glob
 import os
 import shutil
 import signal
@@ -16,12 +24,50 @@ import nbdclient
 class Test:
     def __init__(self):
         self.qemu_nbd = os.environ.get("QEMU_NBD")
-        if not self.qemu_nbd:
-            print("SKIP: QEMU_NBD is not set")
-            sys.exit(77)
-        self.tmp = tempfile.mkdtemp(prefix="nbd-test.")
+        self.tmp = None
         self.servers = []
         self.count = 0
+        self.skipped = []
+        if not self.qemu_nbd:
+            self.skip("QEMU_NBD is not set")
+        self.tmp = tempfile.mkdtemp(prefix="nbd-test.")
+        for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS",
+                    "LSAN_OPTIONS"):
+            old = os.environ.get(var)
+            os.environ[var] = ((old + ":") if old else "") + \
+                "log_path=" + self.path("sanitizer")
+
+    @staticmethod
+    def require_all():
+        return os.environ.get("QEMU_TEST_REQUIRE_ALL", "") not in ("", "0")
+
+    def skip(self, reason):
+        """The whole test cannot run."""
+        if self.require_all():
+            self.fail("skipped, which QEMU_TEST_REQUIRE_ALL forbids: "
+                      + reason)
+        print("1..0 # SKIP " + reason, flush=True)
+        self.cleanup()
+        sys.exit(77)
+
+    def skip_part(self, reason):
+        """A part of the test cannot run: the test ends skipped."""
+        if self.require_all():
+            self.fail("part skipped, which QEMU_TEST_REQUIRE_ALL forbids: "
+                      + reason)
+        self.count += 1
+        print("ok %d - # SKIP %s" % (self.count, reason), flush=True)
+        self.skipped.append(reason)
+
+    def sanitizer_reports(self):
+        """The text of every sanitizer report written so far."""
+        out = ""
+        for f in sorted(glob.glob(self.path("sanitizer.*"))):
+            with open(f, errors="replace") as fh:
+                text = fh.read()
+            if text.strip():
+                out += "--- %s\n%s" % (f, text)
+        return out
 
     def path(self, name):
         return os.path.join(self.tmp, name)
@@ -82,12 +128,19 @@ class Test:
                     "ThreadSanitizer", "Assertion", "assertion"):
             if bad in text:
                 self.fail("qemu-nbd reported a problem:\n" + text)
+        reports = self.sanitizer_reports()
+        if reports:
+            self.fail("sanitizer report:\n" + reports)
 
     def alive(self, p):
         return p.poll() is None
 
     def fail(self, msg):
         print("not ok - " + msg, flush=True)
+        if self.tmp:
+            reports = self.sanitizer_reports()
+            if reports:
+                print("# sanitizer report:\n" + reports, flush=True)
         self.cleanup()
         sys.exit(1)
 
@@ -96,14 +149,22 @@ class Test:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp = None
 
     def done(self):
         for p in self.servers:
             if p.poll() is None:
                 self.stop(p)
+        reports = self.sanitizer_reports()
+        if reports:
+            self.fail("sanitizer report:\n" + reports)
         self.cleanup()
         print("1..%d" % self.count)
+        if self.skipped:
+            print("# %d part(s) skipped" % len(self.skipped))
+            sys.exit(77)
 
 
 def check(test, cond, what):

@@ -1,16 +1,21 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # qemu-img end to end: create, info (human and JSON), map (JSON equal to
 # Debian's qemu-img on several layouts), convert (data checked with cmp,
 # sparseness with du, with -m/-W/-S/-n/-p/--image-opts), compare (messages
 # and exit codes 0/1/2), bench, and clear errors (exit 1) for bad command
-# lines. Also over NBD (our qemu-nbd) once the nbd block driver is there.
+# lines. Also over NBD (our qemu-nbd). Without Debian's qemu-img the
+# comparisons with it are left out and the test ends skipped.
 . "$SRCDIR/tests/interop/common.sh"
 : "${QEMU_IMG_OURS:?QEMU_IMG_OURS must name the qemu-img under test}"
 : "${QEMU_IO_OURS:?QEMU_IO_OURS must name the qemu-io under test}"
 QIMG=$QEMU_IMG_OURS
 QIO=$QEMU_IO_OURS
 DEB=/usr/bin/qemu-img
-[ -x "$DEB" ] || DEB=
+if [ ! -x "$DEB" ]; then
+    DEB=
+    skip_part "comparisons with Debian's qemu-img: $DEB is not installed"
+fi
 
 blocks() {
     du -k "$1" | cut -f1
@@ -186,6 +191,8 @@ if [ -n "$DEB" ]; then
                 "$L2 $L3" "$L1 $TMP/c.raw"; do
         "$QIMG" compare $pair >"$TMP/ours.txt"; r1=$?
         "$DEB" compare $pair >"$TMP/deb.txt"; r2=$?
+        # Both agreeing on an error (2) would not be a pass.
+        [ $r1 = 0 ] || [ $r1 = 1 ] || fail "compare $pair: exit status $r1"
         [ $r1 = $r2 ] && diff "$TMP/deb.txt" "$TMP/ours.txt" ||
             fail "compare $pair: differs from Debian's ($r1 vs $r2)"
     done
@@ -262,11 +269,15 @@ expect_fail "map missing file" "Could not open" map "$TMP/nonexistent"
 expect_fail "bad object" "" info --object nosuchtype,id=x "$L1"
 ok "bad command lines: clear message, exit 1"
 
-# Over NBD, once blk_new_open() knows nbd:// URIs
+# Over NBD: our qemu-img and qemu-io as clients of our qemu-nbd.
 start_nbd nbd -k "$TMP/nbd.sock" -f raw -t "$SRC" ||
     fail "qemu-nbd did not start: $(cat "$TMP/nbd.log")"
 URI="nbd+unix:///?socket=$TMP/nbd.sock"
-if "$QIMG" info "$URI" >"$TMP/out.txt" 2>&1; then
+"$QIMG" info "$URI" >"$TMP/out.txt" 2>&1 ||
+    fail "qemu-img info over NBD: $(cat "$TMP/out.txt")"
+grep -qx "virtual size: 64 MiB (67108864 bytes)" "$TMP/out.txt" ||
+    fail "qemu-img info over NBD: $(cat "$TMP/out.txt")"
+{
     rm -f "$TMP/dst.raw"
     "$QIMG" convert -m 4 -O raw "$URI" "$TMP/dst.raw" ||
         fail "convert from NBD"
@@ -277,6 +288,4 @@ if "$QIMG" info "$URI" >"$TMP/out.txt" 2>&1; then
     "$QIO" -r -U -f raw -c 'read -q -P 0x66 5M 64k' "$SRC" ||
         fail "qemu-io over NBD: data not in the file"
     ok "info, convert, compare, qemu-io over NBD"
-else
-    echo "# NBD URIs not opened yet: $(head -1 "$TMP/out.txt")"
-fi
+}

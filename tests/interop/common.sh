@@ -1,10 +1,22 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Helpers sourced by the shell tests of tests/interop and tests/functional.
 #
-# Each test gets its own temporary directory, starts its qemu-nbd daemons
-# with --fork (the parent returns once the server listens) and a pid file,
-# and kills what it started when it exits. Ports are chosen by binding
-# port 0 and retried when another test took the port first.
-# A test whose peer program is missing exits 77 (meson: skipped).
+# Each test gets its own temporary directory, starts its daemons with
+# start_nbd (our qemu-nbd --fork: the parent returns once the server
+# listens) or start_daemon (any other server), and cleanup, run on exit,
+# kills what was started and removes the directory. Ports are chosen by
+# binding port 0 and retried when another test took the port first.
+#
+# Skips: a test whose peer program is missing exits 77 (meson: skipped);
+# a test that could run only part of its checks (skip_part) says which
+# ones with TAP "# SKIP" lines and exits 77 at the end instead of passing.
+# With QEMU_TEST_REQUIRE_ALL=1 (make check, where install-deps.sh has
+# installed every peer) either kind of skip is a failure.
+#
+# Sanitizer builds: every program started from here writes its ASan,
+# UBSan, LSan or TSan report to $TMP/sanitizer.PID (a daemon's stderr is
+# /dev/null once it has forked, so a report on stderr would be lost), and
+# cleanup fails the test when such a file exists.
 
 set -u
 
@@ -12,9 +24,40 @@ set -u
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/nbd-test.XXXXXX")
 DAEMONS=""
+SKIPPED_PARTS=()
+
+for _v in ASAN_OPTIONS UBSAN_OPTIONS TSAN_OPTIONS LSAN_OPTIONS; do
+    export "$_v=${!_v:+${!_v}:}log_path=$TMP/sanitizer"
+done
+unset _v
+
+require_all() {
+    [ -n "${QEMU_TEST_REQUIRE_ALL:-}" ] && [ "$QEMU_TEST_REQUIRE_ALL" != 0 ]
+}
+
+# sanitizer_reports: fails (prints them) when a program left a report.
+sanitizer_reports() {
+    local f found=1
+    for f in "$TMP"/sanitizer.*; do
+        [ -s "$f" ] || continue
+        echo "FAIL: sanitizer report in $f:" >&2
+        cat "$f" >&2
+        found=0
+    done
+    # A report on a log file's stderr (a daemon still in the foreground).
+    local marks="AddressSanitizer\|LeakSanitizer\|runtime error:"
+    marks="$marks\|ThreadSanitizer"
+    if grep -l "$marks" "$TMP"/*.log >/dev/null 2>&1; then
+        echo "FAIL: sanitizer report in a log:" >&2
+        grep -l "$marks" "$TMP"/*.log | xargs cat >&2
+        found=0
+    fi
+    return $found
+}
 
 cleanup() {
-    local rc=$? bad
+    local rc=$? p
+    trap - EXIT
     for p in $DAEMONS; do
         kill "$p" 2>/dev/null
     done
@@ -25,23 +68,24 @@ cleanup() {
         done
         kill -9 "$p" 2>/dev/null
     done
-    # Sanitizer builds: a daemon's report fails the test.
-    bad=$(grep -l "AddressSanitizer\|LeakSanitizer\|runtime error:\|ThreadSanitizer" \
-          "$TMP"/*.log 2>/dev/null)
-    if [ -n "$bad" ]; then
-        echo "FAIL: sanitizer report from qemu-nbd:" >&2
-        cat $bad >&2
+    # Background jobs of the script itself (clients left running).
+    for p in $(jobs -p); do
+        kill "$p" 2>/dev/null
+    done
+    wait 2>/dev/null
+    # Daemons write their leak reports as they exit: look after the kills.
+    if sanitizer_reports; then
         rc=1
+    fi
+    if [ "$rc" = 0 ] && [ ${#SKIPPED_PARTS[@]} -gt 0 ]; then
+        # Each was announced with a TAP "# SKIP" line when it happened.
+        echo "# ${#SKIPPED_PARTS[@]} part(s) not run: the test is skipped"
+        rc=77
     fi
     rm -rf "$TMP"
     exit $rc
 }
 trap cleanup EXIT
-
-skip() {
-    echo "SKIP: $*"
-    exit 77
-}
 
 fail() {
     echo "FAIL: $*" >&2
@@ -53,13 +97,32 @@ fail() {
     exit 1
 }
 
+# skip REASON: the whole test cannot run.
+skip() {
+    require_all && fail "skipped, which QEMU_TEST_REQUIRE_ALL forbids: $*"
+    echo "1..0 # SKIP $*"
+    exit 77
+}
+
+# skip_part REASON: a part of the test cannot run; the rest goes on and
+# the test ends skipped (exit 77), not passed.
+skip_part() {
+    require_all && fail "part skipped, which QEMU_TEST_REQUIRE_ALL forbids: $*"
+    echo "ok - # SKIP $*"
+    SKIPPED_PARTS+=("$*")
+}
+
 ok() {
     echo "ok - $*"
 }
 
+have() {
+    command -v "$1" >/dev/null 2>&1
+}
+
 need() {
     for prog in "$@"; do
-        command -v "$prog" >/dev/null 2>&1 || skip "$prog is not installed"
+        have "$prog" || skip "$prog is not installed"
     done
 }
 
@@ -74,17 +137,60 @@ s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
 }
 
-# start_nbd NAME ARGS...: starts a daemon, sets NAME_pid. Returns 1 when
-# it did not come up (its stderr is in $TMP/NAME.log).
-start_nbd() {
-    local name=$1 pid
+# wait_until SECONDS CMD...: true once CMD succeeds (tried every 0.1 s).
+wait_until() {
+    local i n=$(($1 * 10))
     shift
-    rm -f "$TMP/$name.pid"
-    "$QEMU_NBD" --fork --pid-file "$TMP/$name.pid" "$@" \
-        2>>"$TMP/$name.log" || return 1
-    pid=$(cat "$TMP/$name.pid") || return 1
+    for ((i = 0; i < n; i++)); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    "$@"
+}
+
+# wait_socket PATH [PID [SECONDS]]: true once the UNIX socket PATH exists;
+# false when PID (if given) exits first or after SECONDS (default 10).
+wait_socket() {
+    local path=$1 pid=${2:-} i n=$((${3:-10} * 10))
+    for ((i = 0; i < n; i++)); do
+        [ -S "$path" ] && return 0
+        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+            return 1
+        fi
+        sleep 0.1
+    done
+    [ -S "$path" ]
+}
+
+# start_daemon NAME PIDFILE CMD...: starts a server, output in
+# $TMP/NAME.log. PIDFILE "-": CMD stays in the foreground and is run in
+# the background here; otherwise CMD detaches itself and writes its pid to
+# PIDFILE. Sets NAME_pid; cleanup kills it. Returns 1 when it did not
+# come up.
+start_daemon() {
+    local name=$1 pidfile=$2 pid
+    shift 2
+    if [ "$pidfile" = - ]; then
+        "$@" >>"$TMP/$name.log" 2>&1 &
+        pid=$!
+    else
+        rm -f "$pidfile"
+        "$@" >>"$TMP/$name.log" 2>&1 || return 1
+        wait_until 10 test -s "$pidfile" || return 1
+        pid=$(cat "$pidfile") || return 1
+    fi
     DAEMONS="$DAEMONS $pid"
     eval "${name}_pid=$pid"
+    kill -0 "$pid" 2>/dev/null
+}
+
+# start_nbd NAME ARGS...: starts our qemu-nbd, sets NAME_pid. Returns 1
+# when it did not come up (its stderr is in $TMP/NAME.log).
+start_nbd() {
+    local name=$1
+    shift
+    start_daemon "$name" "$TMP/$name.pid" \
+        "$QEMU_NBD" --fork --pid-file "$TMP/$name.pid" "$@"
 }
 
 # start_nbd_tcp NAME ARGS...: as start_nbd on 127.0.0.1 and a free port,
@@ -101,6 +207,42 @@ start_nbd_tcp() {
         grep -q "in use" "$TMP/$name.log" || return 1
     done
     return 1
+}
+
+# IOTHREAD_TRACE: the --trace options of qemu-nbd that
+# check_iothreads_served reads (add ",file=PATH" to the first).
+IOTHREAD_TRACE=(--trace iothread_start --trace nbd_client_start_transmission
+                --trace nbd_request_received)
+
+# check_iothreads_served TRACE N MIN: the trace of a qemu-nbd run with
+# --iothreads N and IOTHREAD_TRACE shows N iothread contexts, every
+# request served in one of them, and each of them serving MIN requests at
+# least (a server that ignored --iothreads serves from its main loop, a
+# server that used one thread only serves from one context).
+check_iothreads_served() {
+    python3 - "$@" <<'PY'
+import re, sys
+path, want, least = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+iothread_ctx, client_ctx, served = set(), {}, {}
+for line in open(path):
+    m = re.search(r"iothread_start iothread \S+ id \S* ctx (\S+)", line)
+    if m:
+        iothread_ctx.add(m.group(1))
+    m = re.search(r"nbd_client_start_transmission client (\S+) .* ctx (\S+)$",
+                  line)
+    if m:
+        client_ctx[m.group(1)] = m.group(2)
+    m = re.search(r"nbd_request_received client (\S+) ", line)
+    if m:
+        ctx = client_ctx.get(m.group(1))
+        served[ctx] = served.get(ctx, 0) + 1
+print("# iothread contexts %s; requests per context %s"
+      % (sorted(iothread_ctx), served))
+assert len(iothread_ctx) == want, "iothreads started: %r" % iothread_ctx
+assert set(served) <= iothread_ctx, "requests served outside the iothreads"
+assert len(served) == want, "requests served by %d iothread(s)" % len(served)
+assert min(served.values()) >= least, "an iothread barely served: %r" % served
+PY
 }
 
 # wait_gone PID SECONDS: true once PID has exited.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # fio's nbd engine (libnbd) against our qemu-nbd: random writes and reads
 # with crc32c verification, over a UNIX socket and over TCP.
 . "$(dirname "$0")/common.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Our qemu-nbd against libnbd's tools: nbdinfo (--list, --map for both
 # metadata contexts, --can/--is, --size) and nbdcopy in and out, with the
 # data compared by SHA-256.

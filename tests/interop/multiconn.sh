@@ -1,14 +1,18 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # --iothreads 2: connections are spread over two I/O threads while they
 # share one export. Concurrent writers on separate connections, then a
 # flush and a read back from yet another connection: multi-conn must be
-# advertised and the data must be complete.
+# advertised and the data must be complete. The server's trace proves
+# that both I/O threads served requests (a server that ignored
+# --iothreads would serve them all from its main loop).
 . "$(dirname "$0")/common.sh"
-need qemu-io nbdinfo nbdcopy
+need qemu-io nbdinfo nbdcopy python3
 
 make_image "$TMP/disk.img" 64M
-start_nbd srv -t -f raw -k "$TMP/sock" --iothreads 2 "$TMP/disk.img" ||
-    fail "qemu-nbd --iothreads 2 did not start"
+start_nbd srv -t -f raw -k "$TMP/sock" --iothreads 2 \
+    --trace "file=$TMP/trace.txt" "${IOTHREAD_TRACE[@]}" \
+    "$TMP/disk.img" || fail "qemu-nbd --iothreads 2 did not start"
 URI="nbd+unix:///?socket=$TMP/sock"
 nbdinfo --can multi-conn "$URI" || fail "multi-conn not advertised"
 
@@ -40,3 +44,7 @@ nbdcopy --connections=4 "$URI" "$TMP/out.img" || fail "nbdcopy out"
     fail "multi-connection copy differs"
 alive "$srv_pid" || fail "server died"
 ok "nbdcopy --connections=4 over 2 iothreads, sha256 equal"
+
+check_iothreads_served "$TMP/trace.txt" 2 10 ||
+    fail "requests were not served by both iothreads"
+ok "the trace shows requests served in both iothreads' contexts"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Our NBD client against nbdkit configured as the servers it must cope
 # with: simple replies only (--no-sr), plain newstyle (no fixed newstyle:
 # only NBD_OPT_EXPORT_NAME may be sent), oldstyle, a minimum and maximum
@@ -19,14 +20,10 @@ QNBD=$QEMU_NBD
 kit() {
     local name=$1
     shift
-    rm -f "$TMP/$name.sock" "$TMP/$name.pid"
-    nbdkit -U "$TMP/$name.sock" -P "$TMP/$name.pid" "$@" \
-        >"$TMP/nbdkit-$name.log" 2>&1 || fail "$name: nbdkit did not start"
-    for _ in $(seq 50); do
-        [ -S "$TMP/$name.sock" ] && [ -s "$TMP/$name.pid" ] && break
-        sleep 0.1
-    done
-    DAEMONS="$DAEMONS $(cat "$TMP/$name.pid")"
+    rm -f "$TMP/$name.sock"
+    start_daemon "nbdkit-$name" "$TMP/$name.pid" nbdkit -U "$TMP/$name.sock" \
+        -P "$TMP/$name.pid" "$@" && wait_socket "$TMP/$name.sock" ||
+        fail "$name: nbdkit did not start"
     SOCK=$TMP/$name.sock
     URI="nbd+unix:///?socket=$SOCK"
 }
@@ -155,7 +152,7 @@ ok "multi-conn=4 against a server without multi-conn: one connection, warned"
 
 # 8. TLS required (PSK): with credentials the data goes through; without,
 # or against a server that cannot do TLS, a clear refusal.
-if command -v psktool >/dev/null; then
+if have psktool; then
     mkdir -p "$TMP/psk"
     psktool -u alice -p "$TMP/psk/keys.psk" >/dev/null 2>&1 ||
         fail "psktool failed"
@@ -176,5 +173,5 @@ if command -v psktool >/dev/null; then
         -c 'read 0 512'
     ok "TLS required (PSK): data checked; no TLS, or no fixed newstyle, refused"
 else
-    echo "ok - # SKIP TLS against nbdkit: psktool (gnutls-bin) is not installed"
+    skip_part "TLS against nbdkit: psktool (gnutls-bin) is not installed"
 fi

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # nbdkit against our qemu-nbd, both ways round:
 # - nbdkit's nbd plugin as a client of our server (a proxy): data written
 #   through nbdkit lands in our export, and reads back through both;
@@ -12,15 +13,9 @@ make_image "$TMP/disk.img" 32M
 start_nbd srv -t -f raw -k "$TMP/sock" -x ours "$TMP/disk.img" ||
     fail "qemu-nbd did not start"
 
-nbdkit -U "$TMP/kit.sock" -P "$TMP/kit.pid" -f nbd socket="$TMP/sock" \
-    export=ours >"$TMP/nbdkit.log" 2>&1 &
-kit=$!
-DAEMONS="$DAEMONS $kit"
-for _ in $(seq 50); do
-    [ -S "$TMP/kit.sock" ] && break
-    sleep 0.1
-done
-[ -S "$TMP/kit.sock" ] || fail "nbdkit did not start: $(cat "$TMP/nbdkit.log")"
+start_daemon kit - nbdkit -U "$TMP/kit.sock" -P "$TMP/kit.pid" -f nbd \
+    socket="$TMP/sock" export=ours && wait_socket "$TMP/kit.sock" "$kit_pid" ||
+    fail "nbdkit did not start: $(cat "$TMP/kit.log")"
 
 qemu-io -f raw "nbd+unix:///?socket=$TMP/kit.sock" \
     -c 'write -P 0x9c 3M 2M' -c 'write -z 3M 64k' -c 'flush' \
@@ -31,13 +26,9 @@ qemu-io -r -f raw "nbd+unix:///ours?socket=$TMP/sock" \
     fail "data written through nbdkit: $(cat "$TMP/io.log")"
 ok "nbdkit's nbd plugin as a client of our server"
 
-nbdkit -U "$TMP/pat.sock" -P "$TMP/pat.pid" -f pattern size=32M \
-    >"$TMP/pattern.log" 2>&1 &
-DAEMONS="$DAEMONS $!"
-for _ in $(seq 50); do
-    [ -S "$TMP/pat.sock" ] && break
-    sleep 0.1
-done
+start_daemon pattern - nbdkit -U "$TMP/pat.sock" -P "$TMP/pat.pid" -f \
+    pattern size=32M && wait_socket "$TMP/pat.sock" "$pattern_pid" ||
+    fail "nbdkit pattern did not start: $(cat "$TMP/pattern.log")"
 nbdcopy "nbd+unix:///?socket=$TMP/pat.sock" \
     "nbd+unix:///ours?socket=$TMP/sock" || fail "nbdcopy pattern -> ours"
 python3 - "$TMP/disk.img" <<'PY' || fail "pattern data in our export"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Our qemu-nbd against QEMU's qemu-img and qemu-io, over a UNIX socket and
 # over TCP: info, convert in and out, compare, map (JSON), and qemu-io
 # writes, pattern reads, zero writes and discards. Every step checks data.
@@ -24,6 +25,8 @@ if [ -x /usr/bin/qemu-nbd ]; then
         grep -q "base:allocation" "$TMP/list.txt" ||
         fail "QEMU's qemu-nbd -L: $(cat "$TMP/list.txt")"
     ok "QEMU's qemu-nbd -L lists the export"
+else
+    skip_part "QEMU's qemu-nbd -L: /usr/bin/qemu-nbd is not installed"
 fi
 
 for transport in unix tcp; do

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # -r: the export is read-only. Writes, zeroes and discards fail with
 # EPERM for every client, and the data is left as it was.
 . "$(dirname "$0")/common.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # TLS: x509 (certificates made here with certtool) and PSK, with qemu-img,
 # qemu-io, nbdinfo and our own qemu-nbd -L as clients. A client without
 # TLS, and one that does not trust the server's CA, are refused; the
@@ -6,11 +7,11 @@
 . "$(dirname "$0")/common.sh"
 need certtool psktool qemu-img qemu-io nbdinfo
 
-gen_pki "$TMP/pki" || skip "certtool could not make certificates"
-gen_pki "$TMP/other-pki" || skip "certtool could not make certificates"
+gen_pki "$TMP/pki" || fail "certtool could not make certificates"
+gen_pki "$TMP/other-pki" || fail "certtool could not make certificates"
 mkdir -p "$TMP/psk"
 psktool -u alice -p "$TMP/psk/keys.psk" >/dev/null 2>&1 ||
-    skip "psktool failed"
+    fail "psktool failed"
 
 make_image "$TMP/disk.img" 16M
 start_nbd_tcp x509 -t -f raw -x tdisk \
