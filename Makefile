@@ -9,8 +9,9 @@
 #                   or in part, fails (QEMU_TEST_REQUIRE_ALL=1).
 #   make check-quick  the plain build's tests only; a missing peer is
 #                   reported as a skip
-#   make check-fuzz   the libFuzzer targets (clang, ASan+UBSan) for 60, 30,
-#                   30 and 30 s; `make check` runs them too, as the 'fuzz' suite
+#   make check-fuzz   the libFuzzer targets (clang, ASan+UBSan), each for
+#                   the time tests/fuzz/meson.build gives it; `make check`
+#                   runs them too, as the 'fuzz' suite
 #   make bench      benchmarks (not tests)
 #   make bench-nbd  fio against our qemu-nbd and peer NBD servers
 #                   (BENCH_RUNTIME=seconds per workload, default 10)
@@ -22,7 +23,8 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_TARGETS = tests/fuzz/fuzz-nbd tests/fuzz/fuzz-nbd-session \
-	tests/fuzz/fuzz-nbd-client tests/fuzz/fuzz-nbd-reply
+	tests/fuzz/fuzz-nbd-client tests/fuzz/fuzz-nbd-reply \
+	tests/fuzz/fuzz-nbd-driver
 MESON_SETUP = meson setup --wipe
 
 .PHONY: all deps check check-quick check-asan check-tsan check-fuzz bench \
@@ -77,17 +79,11 @@ check-tsan: $(TSAN_BUILD)/build.ninja
 	ninja -C $(TSAN_BUILD)
 	@scripts/run-tests.py $(TSAN_BUILD):thread
 
-# Each fuzzer runs on a scratch copy of its seed corpus (run-fuzz.sh).
+# Each fuzzer runs on a scratch copy of its seed corpus for the time
+# tests/fuzz/meson.build gives it (run-fuzz.sh).
 check-fuzz: $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD) $(FUZZ_TARGETS)
-	@tests/fuzz/run-fuzz.sh $(FUZZ_BUILD)/tests/fuzz/fuzz-nbd \
-	    tests/fuzz/corpus/nbd 60
-	@tests/fuzz/run-fuzz.sh $(FUZZ_BUILD)/tests/fuzz/fuzz-nbd-session \
-	    tests/fuzz/corpus/nbd-session 30
-	@tests/fuzz/run-fuzz.sh $(FUZZ_BUILD)/tests/fuzz/fuzz-nbd-client \
-	    tests/fuzz/corpus/nbd-client 30
-	@tests/fuzz/run-fuzz.sh $(FUZZ_BUILD)/tests/fuzz/fuzz-nbd-reply \
-	    tests/fuzz/corpus/nbd-reply 30
+	@scripts/run-tests.py $(FUZZ_BUILD):fuzz
 
 bench: all
 	$(BUILD)/tests/bench/bench-coroutine
