@@ -1063,11 +1063,8 @@ static void test_wake_against_yield(void)
  * slot, which the bounded wait of the next round reports.
  */
 
-#if CONFIG_TSAN || CONFIG_ASAN
-#define WAKE_RACE_ROUNDS 2000
-#else
+/* About 0.5 s, 1 s under TSan. */
 #define WAKE_RACE_ROUNDS 10000
-#endif
 
 typedef struct WakeRace {
     QIOChannel *ioc;
