@@ -190,7 +190,10 @@ static void client_round(TestClient *c, unsigned int i)
             return;
         }
     }
-    /* DEPTH reads in flight; each reply names its chunk by its cookie. */
+    /*
+     * DEPTH reads in flight; each reply names its chunk by its cookie,
+     * each cookie once.
+     */
     memset(buf, 0, CHUNK * DEPTH);
     for (unsigned int k = 0; k < DEPTH; k++) {
         if (!client_send(c->fd, NBD_CMD_READ, 100 + k, base + k * CHUNK,
@@ -199,7 +202,7 @@ static void client_round(TestClient *c, unsigned int i)
             return;
         }
     }
-    for (unsigned int n = 0; n < DEPTH; n++) {
+    for (unsigned int n = 0, seen = 0; n < DEPTH; n++) {
         uint8_t hdr[NBD_SIMPLE_REPLY_SIZE];
         unsigned int k;
 
@@ -211,11 +214,12 @@ static void client_round(TestClient *c, unsigned int i)
         }
         cookie = nbd_get64(hdr + 8);
         k = cookie - 100;
-        if (cookie < 100 || k >= DEPTH ||
+        if (cookie < 100 || k >= DEPTH || (seen & (1u << k)) ||
             !xread(c->fd, buf + k * CHUNK, CHUNK)) {
             c->errors++;
             return;
         }
+        seen |= 1u << k;
     }
     for (unsigned int k = 0; k < DEPTH; k++) {
         for (size_t j = 0; j < CHUNK; j++) {
