@@ -1061,7 +1061,8 @@ static void test_wake_against_yield(void)
  * only starting (its fd handler or read request may not be in place, the
  * coroutine may not have yielded yet), at a varying delay. Every such wake
  * must end that wait: a lost one leaves the reader parked with an empty
- * slot, which the bounded wait of the next round reports.
+ * slot, which the round's bounded wait reports. (A cancelled io_uring read
+ * may also end a later wait early: a spurious wake, counted, harmless.)
  */
 
 /* About 0.5 s, 1 s under TSan. */
