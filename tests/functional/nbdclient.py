@@ -2,6 +2,7 @@
 that tests can send well-formed requests and also every kind of
 malformed one. Only the standard library is used."""
 
+import bisect
 import socket
 import struct
 import time
@@ -76,6 +77,58 @@ ENOTSUP = 95
 
 class ProtocolError(Exception):
     pass
+
+
+# What a read buffer holds before the reply fills it: not zeroes, so that
+# a range the server never sent cannot pass for a hole or for zero data.
+POISON = b"\xa5\x5a\xc3\x3c\x0f\xf0\x96\x69"
+
+
+def poisoned(length):
+    return bytearray((POISON * (length // len(POISON) + 1))[:length])
+
+
+class ReadCoverage:
+    """The ranges of one read request that data and hole chunks filled.
+    add() refuses a chunk outside the request or overlapping an earlier
+    one; check_complete() refuses a reply whose chunks do not cover the
+    whole request."""
+
+    def __init__(self, offset, length):
+        self.offset = offset
+        self.length = length
+        self.starts = []        # sorted, relative to offset
+        self.ends = []
+
+    def add(self, offset, n):
+        start = offset - self.offset
+        end = start + n
+        if n == 0:
+            raise ProtocolError("empty chunk at %d" % offset)
+        if start < 0 or end > self.length:
+            raise ProtocolError("chunk [%d, +%d) outside the request "
+                                "[%d, +%d)" % (offset, n, self.offset,
+                                               self.length))
+        i = bisect.bisect_left(self.starts, start)
+        if (i > 0 and self.ends[i - 1] > start) or \
+           (i < len(self.starts) and self.starts[i] < end):
+            raise ProtocolError("chunk [%d, +%d) overlaps another chunk "
+                                "of the same reply" % (offset, n))
+        self.starts.insert(i, start)
+        self.ends.insert(i, end)
+        return start
+
+    def check_complete(self):
+        at = 0
+        for start, end in zip(self.starts, self.ends):
+            if start != at:
+                break
+            at = end
+        if at != self.length:
+            raise ProtocolError("reply to the read of [%d, +%d) left "
+                                "[%d, ...) without data or hole chunk"
+                                % (self.offset, self.length,
+                                   self.offset + at))
 
 
 def connect(addr, timeout=10):
@@ -249,8 +302,13 @@ class Client:
     def reply(self, length=0, cookie=None):
         """Reads one whole reply. Returns (error, data, chunks) where data
         is the reassembled read data (length bytes) and chunks the list of
-        (type, payload)."""
-        data = bytearray(length)
+        (type, payload). The buffer starts out poisoned, not zeroed: a
+        successful structured or extended reply must cover the requested
+        range exactly with data and hole chunks (none outside it, no two
+        overlapping), else ProtocolError; so must a simple one, by sending
+        all length bytes."""
+        data = poisoned(length)
+        cover = ReadCoverage(getattr(self, "req_offset", 0), length)
         chunks = []
         error = 0
         while True:
@@ -268,13 +326,16 @@ class Client:
             if rtype & (1 << 15):
                 error = struct.unpack(">I", payload[:4])[0]
             elif rtype == TYPE_OFFSET_DATA:
-                off = struct.unpack(">Q", payload[:8])[0] - self.req_offset
-                data[off:off + len(payload) - 8] = payload[8:]
+                off = struct.unpack(">Q", payload[:8])[0]
+                at = cover.add(off, len(payload) - 8)
+                data[at:at + len(payload) - 8] = payload[8:]
             elif rtype == TYPE_OFFSET_HOLE:
                 off, n = struct.unpack(">QI", payload[:12])
-                off -= self.req_offset
-                data[off:off + n] = bytes(n)
+                at = cover.add(off, n)
+                data[at:at + n] = bytes(n)
             if flags & 1:
+                if error == 0:
+                    cover.check_complete()
                 return error, bytes(data), chunks
 
     def read(self, offset, length, flags=0, cookie=7):

@@ -1,7 +1,8 @@
 /*
  * Multithreaded stress: coroutines bouncing between iothreads with
  * aio_co_schedule() and aio_co_wake(), for a bounded time, with counters
- * that must add up exactly. Run under ThreadSanitizer in CI.
+ * that must add up exactly. Run under ThreadSanitizer in CI, and once per
+ * fd monitor (the "-io_uring" and "-epoll" variants; see test_fdmon_init()).
  */
 #include "qemu/osdep.h"
 #include "block/aio.h"
@@ -290,8 +291,10 @@ static void test_iothread_short_sleeps(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    test_fdmon_init();
     qemu_init_main_loop(&error_abort);
 
+    g_test_add_func("/aio/multithread/fdmon", test_fdmon_all_contexts);
     g_test_add_func("/aio/multithread/bounce-2", test_bounce_2);
     g_test_add_func("/aio/multithread/bounce-4", test_bounce_4);
     g_test_add_func("/aio/multithread/wake-ping-pong", test_wake_ping_pong);

@@ -1,7 +1,7 @@
 /*
  * AioContext tests: bottom halves, timers, fd handlers, aio_notify, and fd
  * handlers of one fd in two contexts. Run once per fd monitor (the
- * "-epoll" variant sets QEMU_FDMON=epoll).
+ * "-io_uring" and "-epoll" variants set QEMU_FDMON; see test_fdmon_init()).
  */
 #include "qemu/osdep.h"
 #include "block/aio.h"
@@ -462,7 +462,7 @@ static void test_fd_handler_replace(void)
     assert_ctx_clean(ctx);
 }
 
-/* R3: one fd read in context A and written in context B. */
+/* One fd read in context A and written in context B: two registrations. */
 typedef struct SplitFd {
     int fd;
     int reads;
@@ -630,18 +630,40 @@ static void test_fd_regular_file(void)
     assert_ctx_clean(ctx);
 }
 
+/* Every context of this run uses the fd monitor the variant asks for. */
 static void test_fdmon_name(void)
 {
-    const char *want = g_getenv("QEMU_FDMON");
-    const char *name = aio_context_fdmon_name(ctx);
+    assert_ctx_fdmon(ctx);
+    test_fdmon_all_contexts();
+}
 
-    if (want) {
-        g_assert_cmpstr(name, ==, want);
-    } else {
-        g_assert_true(g_str_equal(name, "io_uring") ||
-                      g_str_equal(name, "epoll"));
+/* What a context picks with QEMU_FDMON unset, seen by main() first. */
+static char *default_fdmon;
+
+static void record_default_fdmon(void)
+{
+    g_autofree char *saved = g_strdup(g_getenv("QEMU_FDMON"));
+    AioContext *c;
+
+    /* No other thread exists yet: the environment is ours to change. */
+    g_unsetenv("QEMU_FDMON");
+    c = aio_context_new(&error_abort);
+    default_fdmon = g_strdup(aio_context_fdmon_name(c));
+    aio_context_unref(c);
+    if (saved) {
+        g_setenv("QEMU_FDMON", saved, TRUE);
     }
-    g_test_message("fd monitor: %s", name);
+}
+
+/* By default a context uses io_uring wherever the kernel allows it. */
+static void test_fdmon_default(void)
+{
+    const char *refusal = test_io_uring_refusal();
+
+    if (refusal) {
+        g_test_message("%s", refusal);
+    }
+    g_assert_cmpstr(default_fdmon, ==, refusal ? "epoll" : "io_uring");
 }
 
 /* --- busy polling ------------------------------------------------------ */
@@ -685,9 +707,12 @@ static void test_busy_poll(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    test_fdmon_init();
+    record_default_fdmon();
     ctx = aio_context_new(&error_abort);
 
     g_test_add_func("/aio/fdmon-name", test_fdmon_name);
+    g_test_add_func("/aio/fdmon-default", test_fdmon_default);
     g_test_add_func("/aio/bh/order", test_bh_order);
     g_test_add_func("/aio/bh/cancel-delete", test_bh_cancel);
     g_test_add_func("/aio/bh/oneshot", test_bh_oneshot);

@@ -464,6 +464,9 @@ static void test_move_between_iothreads(gconstpointer opaque)
     unsigned int last_requests = 0;
     int i;
 
+    /* aio=io_uring keeps one completion handler in the context. */
+    g_assert_cmpuint(aio_context_handler_count(qemu_get_aio_context()), ==,
+                     strcmp(aio, "io_uring") ? 0 : 1);
     m->blk = blk;
     /* Like an NBD server: requests made while drained go ahead. */
     blk_set_disable_request_queuing(blk, true);
@@ -557,6 +560,21 @@ static void test_move_refused(void)
     assert_no_coroutines();
 }
 
+/*
+ * aio=io_uring, skipped with the reason where the kernel refuses io_uring
+ * (the driver would fall back to the thread pool, tested already).
+ */
+static void test_move_between_iothreads_uring(gconstpointer opaque)
+{
+    const char *refusal = test_io_uring_refusal();
+
+    if (refusal) {
+        g_test_skip(refusal);
+        return;
+    }
+    test_move_between_iothreads(opaque);
+}
+
 int main(int argc, char **argv)
 {
     int ret;
@@ -573,7 +591,7 @@ int main(int argc, char **argv)
     g_test_add_data_func("/block/drain/move-iothreads/threads", "threads",
                          test_move_between_iothreads);
     g_test_add_data_func("/block/drain/move-iothreads/io_uring", "io_uring",
-                         test_move_between_iothreads);
+                         test_move_between_iothreads_uring);
     g_test_add_func("/block/drain/move-refused", test_move_refused);
 
     ret = g_test_run();

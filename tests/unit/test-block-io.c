@@ -66,7 +66,9 @@ static char *make_image(int64_t size)
 
 /*
  * Opens raw-over-file for @cfg with extra options @extra (may be NULL).
- * Returns NULL (and marks the test skipped) if O_DIRECT is refused.
+ * Returns NULL (and marks the test skipped, the image removed) if the
+ * kernel refuses io_uring for an aio=io_uring @cfg, or if O_DIRECT is
+ * refused.
  */
 static BlockBackend *open_image(const Config *cfg, const char *path,
                                 const char *extra)
@@ -80,6 +82,12 @@ static BlockBackend *open_image(const Config *cfg, const char *path,
     if (!path) {
         return NULL;            /* skipped by make_image_for() */
     }
+    if (!strcmp(cfg->aio, "io_uring") && test_io_uring_refusal()) {
+        /* Else the driver would fall back to threads, tested already. */
+        g_test_skip(test_io_uring_refusal());
+        unlink(path);
+        return NULL;
+    }
     opts = g_strdup_printf(
         "driver=raw,file.driver=file,file.filename=%s,file.aio=%s,"
         "cache.direct=%s%s%s", path, cfg->aio, cfg->direct ? "on" : "off",
@@ -89,6 +97,7 @@ static BlockBackend *open_image(const Config *cfg, const char *path,
     if (!bs && cfg->direct && strstr(error_get_pretty(err), "O_DIRECT")) {
         g_test_skip("the file system refuses O_DIRECT");
         error_free(err);
+        unlink(path);
         return NULL;
     }
     g_assert_null(err);

@@ -2,8 +2,9 @@
  * TLS credentials, sessions and channels: x509 (with peer verification),
  * PSK and anonymous handshakes moving real data, refused peers (wrong CA,
  * wrong hostname, plain text), the coroutine handshake in iothreads, the
- * follow-coroutine-ctx inheritance (trap T6) and a TLS 1.3 session read
- * and written from two iothreads while both sides rekey (trap T10).
+ * follow-coroutine-ctx inheritance from the master channel and a TLS 1.3
+ * session read and written from two iothreads while both sides rekey
+ * (record I/O must be serialised across the two threads).
  *
  * The X.509 material is made at start-up with GnuTLS in a temporary
  * directory: a CA, a server certificate for "localhost" and 127.0.0.1, a
@@ -1161,8 +1162,9 @@ static void test_tls_handshake_co_iothreads(void)
 }
 
 /*
- * Trap T7: many coroutine handshakes at once against one server context,
- * none of them blocking the thread or running a nested loop.
+ * Many coroutine handshakes at once against one server context, none of
+ * them blocking the thread or running a nested loop (which would corrupt
+ * the coroutine wake-up list).
  */
 #define MANY_HANDSHAKES 16
 
@@ -1214,8 +1216,8 @@ static void test_tls_many_handshakes_co(void)
 }
 
 /*
- * Trap T6: a TLS channel over a socket that follows its coroutine's
- * context must wait in the iothread too, not in the iohandler context.
+ * A TLS channel over a socket that follows its coroutine's context must
+ * inherit that and wait in the iothread too, not in the iohandler context.
  */
 static void test_tls_follow_coroutine_ctx(void)
 {
@@ -1275,7 +1277,7 @@ static void test_tls_follow_coroutine_ctx(void)
 }
 
 /*
- * Trap T10: one TLS 1.3 session read in iothread A and written in
+ * One TLS 1.3 session read in iothread A and written in
  * iothread B (and the reverse for the other end), both directions at
  * once, while each side in turn forces a KeyUpdate that asks the peer to
  * rekey too.

@@ -1,8 +1,10 @@
 /*
  * QIONetListener tests over real sockets: clients accepted through a
  * GMainContext, through an AioContext while the main thread only runs a
- * nested aio_poll() (trap T11), wait_client, disconnect, and the callback
- * swapped by one thread while an iothread dispatches it (trap T12), plus
+ * nested aio_poll() (a listener left on the GLib context would deadlock
+ * a process that opens an image backed by its own export), wait_client,
+ * disconnect, and the callback swapped by one thread while an iothread
+ * dispatches it (the callback locked, watches gone before notify), plus
  * dropping the last reference from the callback and from another thread.
  */
 #include "qemu/osdep.h"
@@ -233,7 +235,7 @@ static void test_open_inet(void)
     object_unref(listener);
 }
 
-/* --- AioContext (T11) ---------------------------------------------------- */
+/* --- AioContext: accepting inside a nested aio_poll() -------------------- */
 
 typedef struct ClientThread {
     SocketAddress *addr;
@@ -478,7 +480,7 @@ static void test_unref_cross_thread(void)
     iothread_destroy(iothread);
 }
 
-/* --- callback swapped while dispatched (T12) ----------------------------- */
+/* --- callback swapped while dispatched ----------------------------------- */
 
 #define SWAP_SLOTS 200000
 

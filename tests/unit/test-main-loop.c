@@ -1,7 +1,8 @@
 /*
  * Main loop tests: the main context and the iohandler context inside
  * GLib's main loop, and the rule that a nested aio_poll() of the main
- * context never runs iohandler handlers.
+ * context never runs iohandler handlers. Run once per fd monitor (the
+ * "-io_uring" and "-epoll" variants; see test_fdmon_init()).
  */
 #include "qemu/osdep.h"
 #include "qemu/main-loop.h"
@@ -167,8 +168,10 @@ static void test_main_thread_context(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    test_fdmon_init();
     qemu_init_main_loop(&error_abort);
 
+    g_test_add_func("/main-loop/fdmon", test_fdmon_all_contexts);
     g_test_add_func("/main-loop/main-thread-context",
                     test_main_thread_context);
     g_test_add_func("/main-loop/iohandler-not-nested",

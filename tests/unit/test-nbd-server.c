@@ -3,15 +3,20 @@
  * UNIX sockets while the main thread moves the export between
  * AioContexts and drains it.
  *
- * Traps covered (see TRAPS.md):
- * - T3: drain / context-switch loops while clients do I/O (run this under
- *   TSan: client fields are shared by the main thread and iothreads);
- * - T4: wake of a parked reader from the drain, hammered while readers
- *   start and stop waiting; every drain must finish;
- * - T5: repeated context switches with a connected, idle client;
- * - T8: stopping the server while clients negotiate;
- * - T11: accepting and negotiating while the main thread waits in a
- *   nested aio_poll() of the main context (no GLib dispatch there).
+ * Failure modes covered:
+ * - client fields touched by the main thread's drain and the export's
+ *   iothread at once: drain and context-switch loops while clients have
+ *   requests in flight (run this under TSan);
+ * - a drain's wake of the parked reader lost against a wait that is just
+ *   starting: drains hammered while readers start and stop waiting;
+ *   every drain must finish;
+ * - a request received but not yet counted when a drain looks: context
+ *   switches while requests arrive at an otherwise idle client, and
+ *   while busy clients keep requests in flight; a probe on the node
+ *   counts the requests in flight at each switch's drain;
+ * - half-open clients and stopping the server while clients negotiate;
+ * - the listener stuck while the main thread waits in a nested
+ *   aio_poll() of the main context (no GLib dispatch there).
  * Every client checks the data it reads; each test checks that nothing
  * (coroutines, handlers, bottom halves) is left behind.
  */
@@ -49,7 +54,8 @@ typedef struct TestClient {
     unsigned int id;
     unsigned int iterations;
     bool idle;                  /* connect, then wait for *stop */
-    bool *stop;
+    bool trickle;               /* one request at a time until *stop */
+    bool *stop;                 /* atomic: also ends the rounds early */
     int fd;
     unsigned int errors;
     unsigned int ops;
@@ -184,26 +190,79 @@ static void client_round(TestClient *c, unsigned int i)
             return;
         }
     }
-    /* Reads are answered in any order: one at a time keeps it simple. */
+    /*
+     * DEPTH reads in flight; each reply names its chunk by its cookie,
+     * each cookie once.
+     */
+    memset(buf, 0, CHUNK * DEPTH);
     for (unsigned int k = 0; k < DEPTH; k++) {
-        uint8_t *p = buf + k * CHUNK;
-
-        memset(p, 0, CHUNK);
         if (!client_send(c->fd, NBD_CMD_READ, 100 + k, base + k * CHUNK,
-                         CHUNK, NULL) ||
-            client_reply(c->fd, &cookie, p, CHUNK) != 0 ||
-            cookie != 100 + k) {
+                         CHUNK, NULL)) {
             c->errors++;
             return;
         }
+    }
+    for (unsigned int n = 0, seen = 0; n < DEPTH; n++) {
+        uint8_t hdr[NBD_SIMPLE_REPLY_SIZE];
+        unsigned int k;
+
+        if (!xread(c->fd, hdr, sizeof(hdr)) ||
+            nbd_get32(hdr) != NBD_SIMPLE_REPLY_MAGIC ||
+            nbd_get32(hdr + 4) != 0) {
+            c->errors++;
+            return;
+        }
+        cookie = nbd_get64(hdr + 8);
+        k = cookie - 100;
+        if (cookie < 100 || k >= DEPTH || (seen & (1u << k)) ||
+            !xread(c->fd, buf + k * CHUNK, CHUNK)) {
+            c->errors++;
+            return;
+        }
+        seen |= 1u << k;
+    }
+    for (unsigned int k = 0; k < DEPTH; k++) {
         for (size_t j = 0; j < CHUNK; j++) {
-            if (p[j] != client_pattern(c, i, k)) {
+            if (buf[k * CHUNK + j] != client_pattern(c, i, k)) {
                 c->errors++;
                 return;
             }
         }
     }
     c->ops += 2 * DEPTH;
+}
+
+/*
+ * One write and its read back, one request at a time, then a pause of up
+ * to half a millisecond: requests that find the server's reader idle.
+ */
+static void client_trickle_round(TestClient *c, unsigned int i)
+{
+    uint64_t at = (uint64_t)c->id * REGION + (i % (REGION / CHUNK)) * CHUNK;
+    g_autofree uint8_t *buf = g_malloc(CHUNK);
+    uint8_t want = client_pattern(c, i, 0);
+    uint64_t cookie;
+
+    memset(buf, want, CHUNK);
+    if (!client_send(c->fd, NBD_CMD_WRITE, 1, at, CHUNK, buf) ||
+        client_reply(c->fd, &cookie, NULL, 0) != 0 || cookie != 1) {
+        c->errors++;
+        return;
+    }
+    memset(buf, 0, CHUNK);
+    if (!client_send(c->fd, NBD_CMD_READ, 2, at, CHUNK, NULL) ||
+        client_reply(c->fd, &cookie, buf, CHUNK) != 0 || cookie != 2) {
+        c->errors++;
+        return;
+    }
+    for (size_t j = 0; j < CHUNK; j++) {
+        if (buf[j] != want) {
+            c->errors++;
+            return;
+        }
+    }
+    c->ops += 2;
+    g_usleep((i % 6) * 100);
 }
 
 static gpointer client_thread(gpointer opaque)
@@ -222,8 +281,13 @@ static gpointer client_thread(gpointer opaque)
         }
         client_round(c, 0);
     } else {
-        for (unsigned int i = 0; i < c->iterations && !c->errors; i++) {
-            client_round(c, i);
+        for (unsigned int i = 0; i < c->iterations && !c->errors &&
+             !__atomic_load_n(c->stop, __ATOMIC_ACQUIRE); i++) {
+            if (c->trickle) {
+                client_trickle_round(c, i);
+            } else {
+                client_round(c, i);
+            }
         }
     }
     client_send(c->fd, NBD_CMD_DISC, 0, 0, 0, NULL);
@@ -372,7 +436,73 @@ static void test_io_basic(void)
     fixture_teardown(&f);
 }
 
-/* T3, T5: the export moves between contexts while clients do I/O. */
+/*
+ * A second BlockBackend on the export's node: its drained_begin runs in
+ * every drain of the node, so in each context switch, before the drain
+ * waits. It counts the requests the export's clients have in flight then
+ * (counted by the server, so the drain must wait for them). Main thread
+ * only, like the export's client list; nb_requests under client->lock.
+ */
+typedef struct SwitchProbe {
+    NBDExport *exp;
+    BlockBackend *blk;
+    unsigned int drains;
+    unsigned int drains_with_requests;
+    unsigned int requests;      /* in flight, summed over the drains */
+} SwitchProbe;
+
+static void probe_drained_begin(void *opaque)
+{
+    SwitchProbe *p = opaque;
+    NBDClient *client;
+    unsigned int n = 0;
+
+    g_assert_true(qemu_in_main_thread());
+    QLIST_FOREACH(client, &p->exp->clients, export_next) {
+        qemu_mutex_lock(&client->lock);
+        n += client->nb_requests;
+        qemu_mutex_unlock(&client->lock);
+    }
+    p->drains++;
+    p->requests += n;
+    if (n) {
+        p->drains_with_requests++;
+    }
+}
+
+static const BlockDevOps probe_ops = {
+    .drained_begin = probe_drained_begin,
+};
+
+static void probe_attach(SwitchProbe *p, Fixture *f)
+{
+    *p = (SwitchProbe) { .exp = f->exp };
+    p->blk = blk_new_with_bs(blk_bs(f->blk), false, &error_abort);
+    blk_set_dev_ops(p->blk, &probe_ops, p);
+}
+
+/* Switches @f's export to the next of @ctxs; true if it had requests. */
+static bool switch_context(Fixture *f, SwitchProbe *p, AioContext **ctxs,
+                           unsigned int i)
+{
+    unsigned int before = p->drains_with_requests;
+
+    g_assert_cmpint(blk_set_aio_context(f->blk, ctxs[i % 3], &error_abort),
+                    ==, 0);
+    return p->drains_with_requests > before;
+}
+
+/*
+ * The export moves between contexts while clients have requests in
+ * flight (busy clients keep DEPTH writes, then DEPTH reads, outstanding),
+ * then while requests arrive at an otherwise idle connection one at a
+ * time; a third client stays idle throughout, parked in the server's
+ * read. Each phase goes on until the probe saw enough switches whose
+ * drain found requests in flight: a switch with nothing to wait for
+ * checks nothing about requests being counted.
+ */
+#define SWITCHES_WITH_REQUESTS 10
+
 static void test_context_switch(void)
 {
     IOThread *a = iothread_create("nbd-a", &error_abort);
@@ -382,45 +512,70 @@ static void test_context_switch(void)
         qemu_get_aio_context(),
     };
     Fixture f;
-    TestClient c[4];
-    bool stop = false;
-    unsigned int switches = 0;
+    SwitchProbe probe;
+    TestClient c[5];
+    bool stop_busy = false, stop = false;
+    unsigned int switches = 0, busy_hits = 0, idle_hits = 0;
     int64_t end;
 
     fixture_setup(&f, false, NULL, 0);
+    probe_attach(&probe, &f);
     for (unsigned int i = 0; i < 3; i++) {
-        client_start(&c[i], &f, i, 40, &stop);
+        client_start(&c[i], &f, i, 1000000, &stop_busy);
     }
     client_start(&c[3], &f, 3, 0, &stop);    /* idle */
 
     end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
-    while ((!clients_done(c, 3) || switches < 30) &&
-           g_get_monotonic_time() < end) {
-        g_assert_cmpint(blk_set_aio_context(f.blk, ctxs[switches % 3],
-                                            &error_abort), ==, 0);
-        switches++;
+    while ((switches < 30 || busy_hits < SWITCHES_WITH_REQUESTS) &&
+           !clients_done(c, 3) && g_get_monotonic_time() < end) {
+        busy_hits += switch_context(&f, &probe, ctxs, switches++);
         poll_main(2);
     }
-    g_assert_true(clients_done(c, 3));
+    g_test_message("busy clients: %u context switches, %u with requests "
+                   "in flight (%u requests)", switches, busy_hits,
+                   probe.requests);
+    __atomic_store_n(&stop_busy, true, __ATOMIC_RELEASE);
+    wait_clients(c, 3);
+    g_assert_cmpuint(busy_hits, >=, SWITCHES_WITH_REQUESTS);
 
-    /* T5: only the idle client is left; it sits in the server's read. */
-    for (unsigned int i = 0; i < 150; i++) {
-        g_assert_cmpint(blk_set_aio_context(f.blk, ctxs[i % 3],
-                                            &error_abort), ==, 0);
+    /*
+     * Only the idle client and one that sends a request now and then: the
+     * server's reader mostly waits, and a request may arrive just as a
+     * drain begins.
+     */
+    c[4] = (TestClient) {
+        .sock = f.sock, .id = 4, .iterations = 1000000, .trickle = true,
+        .stop = &stop,
+    };
+    c[4].thread = g_thread_new("nbd-test-client", client_thread, &c[4]);
+    end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+    for (unsigned int i = 0;
+         (i < 150 || idle_hits < SWITCHES_WITH_REQUESTS) &&
+         g_get_monotonic_time() < end; i++) {
+        idle_hits += switch_context(&f, &probe, ctxs, switches++);
         if (i % 10 == 0) {
             poll_main(1);
         }
     }
+    g_test_message("idle and trickling clients: %u context switches in "
+                   "all, %u with requests in flight", switches, idle_hits);
     __atomic_store_n(&stop, true, __ATOMIC_RELEASE);
-    wait_clients(c, 4);
-    g_test_message("%u context switches during I/O", switches);
+    wait_clients(&c[3], 2);
+    g_assert_cmpuint(idle_hits, >=, SWITCHES_WITH_REQUESTS);
+    g_assert_cmpuint(probe.drains, ==, switches);
 
+    g_assert_cmpint(blk_set_aio_context(f.blk, qemu_get_aio_context(),
+                                        &error_abort), ==, 0);
+    blk_unref(probe.blk);
     fixture_teardown(&f);
     iothread_destroy(a);
     iothread_destroy(b);
 }
 
-/* T4: drains of an export in an iothread, hammered against the reader. */
+/*
+ * Drains of an export in an iothread, hammered against the reader: the
+ * drain's wake must not be lost against a wait that is just starting.
+ */
 static void test_drain_loop(void)
 {
     IOThread *a = iothread_create("nbd-drain", &error_abort);
@@ -492,7 +647,7 @@ static void test_spread_clients(void)
     iothread_destroy(x);
 }
 
-/* T11: the main thread waits in a nested aio_poll() and still serves. */
+/* The main thread waits in a nested aio_poll() and still serves. */
 typedef struct ListJob {
     const char *sock;
     NBDExportInfo *info;
@@ -549,7 +704,7 @@ static void test_nested_accept(void)
     fixture_teardown(&f);
 }
 
-/* T8: freeing the server while clients are in every handshake stage. */
+/* Freeing the server while clients are in every handshake stage. */
 static void test_stop_negotiating(void)
 {
     Fixture f;

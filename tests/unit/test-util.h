@@ -4,8 +4,12 @@
 #ifndef TESTS_UNIT_TEST_UTIL_H
 #define TESTS_UNIT_TEST_UTIL_H
 
+#include <liburing.h>
 #include "block/aio.h"
 #include "qemu/coroutine.h"
+#include "qemu/main-loop.h"
+#include "sysemu/iothread.h"
+#include "qapi/error.h"
 
 /* Fails the test if @ctx still has fd handlers or bottom halves. */
 static inline void assert_ctx_clean(AioContext *ctx)
@@ -67,6 +71,118 @@ static inline char *make_test_image(const char *dir, const char *name,
     g_assert_cmpint(ftruncate(fd, size), ==, 0);
     close(fd);
     return path;
+}
+
+/*
+ * Can this process use io_uring the way an AioContext's fd monitor does (a
+ * ring, with poll requests)? Returns NULL if so, else the reason why not
+ * (e.g. kernel.io_uring_disabled, a seccomp filter, an old kernel).
+ */
+static inline const char *test_io_uring_refusal(void)
+{
+    static char why[128];
+    struct io_uring ring;
+    struct io_uring_probe *probe;
+    bool poll_ok;
+    int ret = io_uring_queue_init(4, &ring, 0);
+
+    if (ret < 0) {
+        snprintf(why, sizeof(why), "io_uring refused by this kernel (%s)",
+                 strerror(-ret));
+        return why;
+    }
+    probe = io_uring_get_probe_ring(&ring);
+    poll_ok = probe && io_uring_opcode_supported(probe, IORING_OP_POLL_ADD) &&
+              io_uring_opcode_supported(probe, IORING_OP_POLL_REMOVE);
+    if (probe) {
+        io_uring_free_probe(probe);
+    }
+    io_uring_queue_exit(&ring);
+    if (!poll_ok) {
+        snprintf(why, sizeof(why), "this kernel's io_uring has no poll "
+                 "requests");
+        return why;
+    }
+    return NULL;
+}
+
+/* -1: test_fdmon_init() not called yet; else 1 for io_uring, 0 for epoll. */
+static inline int *test_fdmon_expected(void)
+{
+    static int expected = -1;
+
+    return &expected;
+}
+
+/*
+ * For the programs that meson runs once per fd monitor (the "-io_uring"
+ * and "-epoll" variants set QEMU_FDMON); call it right after
+ * g_test_init(), before any thread or context exists. Decides which
+ * monitor every context of this run must use: QEMU_FDMON=epoll, epoll;
+ * QEMU_FDMON=io_uring, io_uring, and on a kernel that refuses io_uring
+ * the whole program is reported as skipped (a TAP plan of no tests) and
+ * exits 0 instead of testing epoll a second time under the io_uring name;
+ * unset, the default choice, io_uring wherever the kernel allows it.
+ */
+static inline void test_fdmon_init(void)
+{
+    const char *want = g_getenv("QEMU_FDMON");
+    const char *refusal = test_io_uring_refusal();
+
+    if (!want) {
+        *test_fdmon_expected() = !refusal;
+    } else if (g_str_equal(want, "epoll")) {
+        *test_fdmon_expected() = 0;
+    } else if (g_str_equal(want, "io_uring")) {
+        if (refusal) {
+            printf("1..0 # SKIP %s\n", refusal);
+            fflush(stdout);
+            exit(0);
+        }
+        *test_fdmon_expected() = 1;
+    } else {
+        g_error("QEMU_FDMON=%s: expected io_uring or epoll", want);
+    }
+}
+
+/* Does this run require io_uring (else epoll) in every context? */
+static inline bool test_fdmon_wants_io_uring(void)
+{
+    int expected = *test_fdmon_expected();
+
+    g_assert_cmpint(expected, >=, 0);       /* test_fdmon_init() first */
+    return expected;
+}
+
+/* Fails the test unless @ctx uses the fd monitor this run requires. */
+static inline void assert_ctx_fdmon(AioContext *ctx)
+{
+    bool uring = test_fdmon_wants_io_uring();
+
+    g_assert_cmpstr(aio_context_fdmon_name(ctx), ==,
+                    uring ? "io_uring" : "epoll");
+    g_assert_cmpint(aio_has_io_uring(ctx), ==, uring);
+}
+
+/*
+ * A test case for the per-fd-monitor programs: the main and iohandler
+ * contexts (once the main loop is set up), a new context and an IOThread's
+ * all use the monitor this run requires.
+ */
+static inline void test_fdmon_all_contexts(void)
+{
+    IOThread *t = iothread_create("fdmon-check", &error_abort);
+    AioContext *ctx = aio_context_new(&error_abort);
+
+    g_test_message("fd monitor: %s", aio_context_fdmon_name(ctx));
+    if (qemu_get_aio_context()) {       /* qemu_init_main_loop() was run */
+        assert_ctx_fdmon(qemu_get_aio_context());
+        assert_ctx_fdmon(iohandler_get_aio_context());
+    }
+    assert_ctx_fdmon(iothread_get_aio_context(t));
+    assert_ctx_fdmon(ctx);
+    aio_context_unref(ctx);
+    iothread_destroy(t);
 }
 
 #endif /* TESTS_UNIT_TEST_UTIL_H */

@@ -1,6 +1,7 @@
 /*
- * Trap T13: a channel subclass that kept an old fd-handler signature must
- * not build. The build runs this file through the compiler twice: with
+ * A channel subclass that kept the old, one-context fd-handler signature
+ * (from before a channel stopped belonging to one AioContext) must not
+ * build. The build runs this file through the compiler twice: with
  * OLD_SIGNATURE it must fail (-Werror=incompatible-pointer-types), without
  * it must succeed, which proves the failure is about the signature.
  */
@@ -24,8 +25,8 @@ static void new_set_aio_fd_handler(QIOChannel *ioc, AioContext *read_ctx,
 #define HANDLER new_set_aio_fd_handler
 #endif
 
-void t13_class_init(QIOChannelClass *klass);
-void t13_class_init(QIOChannelClass *klass)
+void handler_signature_class_init(QIOChannelClass *klass);
+void handler_signature_class_init(QIOChannelClass *klass)
 {
     klass->io_set_aio_fd_handler = HANDLER;
 }
