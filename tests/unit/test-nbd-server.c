@@ -23,7 +23,7 @@
 #include "qemu/osdep.h"
 
 #include <poll.h>
-#include "nbd/nbd-wire.h"
+#include "nbd/server-internal.h"
 #include "sysemu/iothread.h"
 #include "qemu/main-loop.h"
 #include "qemu/cutils.h"
