@@ -1379,6 +1379,33 @@ static bool coroutine_fn rekey_maybe_update(RekeyWorker *wk)
     return true;
 }
 
+/*
+ * Keeps the two directions within REKEY_MAX_SKEW of each other until the
+ * last round is over. A side answers a KeyUpdate with its next write, so
+ * the rounds need both writers still writing: on a loaded machine one
+ * direction could otherwise finish before the peer even asked.
+ */
+#define REKEY_MAX_SKEW(rk) ((rk)->size / 8)
+
+static void coroutine_fn rekey_pace(RekeyWorker *wk)
+{
+    Rekey *rk = wk->rk;
+
+    for (;;) {
+        bool wait;
+
+        qemu_mutex_lock(&rk->lock);
+        wait = rk->state != REKEY_DONE &&
+               rk->sent[wk->dir] >= rk->sent[1 - wk->dir] +
+                                    REKEY_MAX_SKEW(rk);
+        qemu_mutex_unlock(&rk->lock);
+        if (!wait) {
+            return;
+        }
+        qemu_co_sleep_ns(QEMU_CLOCK_REALTIME, 1000 * 1000);
+    }
+}
+
 static void coroutine_fn rekey_write_co(void *opaque)
 {
     RekeyWorker *wk = opaque;
@@ -1388,6 +1415,7 @@ static void coroutine_fn rekey_write_co(void *opaque)
 
     wk->ok = true;
     for (uint64_t off = 0; off < rk->size; off += CHUNK) {
+        rekey_pace(wk);
         if (!rekey_maybe_update(wk)) {
             wk->ok = false;
             break;
