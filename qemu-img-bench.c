@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * qemu-img bench: -d coroutines of the main AioContext issue -c requests
  * of -s bytes, reads or writes (-w), and the run is timed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * qemu-img convert: copies images chunk by chunk in -m coroutines of the
  * main AioContext; block status decides what is data and what is zeroes,

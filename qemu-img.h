@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * qemu-img internals shared by its subcommand files (qemu-img.c,
  * qemu-img-convert.c, qemu-img-bench.c): option numbers, opening images,

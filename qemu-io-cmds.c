@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * qemu-io's commands: read, write, their vectored and asynchronous
  * forms, discard, flush, map and the image management commands.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Number, size, time, pattern and hex-dump helpers of qemu-io, shared
  * with qemu-img (declared in qemu-io.h). Pure functions: any thread.

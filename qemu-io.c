@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * qemu-io: run I/O commands against a disk image (a file, or anything the
  * block layer opens, such as nbd://host/export). The command line is

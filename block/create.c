@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Image creation for qemu-img create and convert: raw images on local
  * files. Main thread; plain blocking system calls (nothing is open in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * io_uring back end of the file driver: one ring per AioContext.
  *

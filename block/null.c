@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The "null-co" protocol driver: a device that stores nothing, for
  * benchmarks and tests. Reads return zeroes (read-zeroes=on, the default)

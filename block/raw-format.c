@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The "raw" format driver: the bytes of its "file" child, optionally a
  * window of them (options offset and size).

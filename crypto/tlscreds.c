@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * TLS credentials: the abstract base type, its properties and the file
  * helpers shared by the concrete kinds.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Helpers shared by the TLS credential kinds and the TLS session; not
  * for use outside crypto/.

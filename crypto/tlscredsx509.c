@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * X.509 TLS credentials (tls-creds-x509): loading the certificate files,
  * checking them when asked to, and checking the peer's certificate after

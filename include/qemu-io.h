@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * qemu-io's command interpreter, and the small formatting and parsing
  * helpers that qemu-io and qemu-img share.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * fd watches for channels: GSources that call a QIOChannelFunc when the
  * channel's fd(s) are ready.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * QIONetListener: listening sockets and the callback that receives their
  * clients.

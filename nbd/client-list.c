@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * A small NBD client for the handshake phase only: it lists a server's
  * exports with what the server tells of each (qemu-nbd --list), then

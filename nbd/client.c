@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The client side of NBD: option haggling (shared with the export lister
  * of client-list.c), the negotiation that ends in the transmission phase

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * NBD helpers shared by client and server: the errno <-> wire error
  * mapping (one function each way) and the names of protocol values for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Parsing and checking of what NBD clients send: request headers and the
  * payloads of the options that carry structure (INFO/GO, LIST/SET

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * NBD server: listening, accepting, and the limits that protect the
  * server from clients that connect and never finish (half-open clients

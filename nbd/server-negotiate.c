@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * NBD server, handshake phase: fixed newstyle negotiation, one option at
  * a time, until the client picks an export (NBD_OPT_GO or

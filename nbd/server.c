@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * NBD server: exports, client lifetime, drain and AioContext moves, and
  * the transmission phase (receiving requests, serving them, replying).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * QOM properties: the adders for each kind of value, and reading and
  * writing values as text or as typed C values.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * QOM: types, classes, casts, instances, and the property tables.
  * Property kinds and values are in object-property.c, the composition

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * User-creatable objects: --object parsing, creation, help, deletion.
  * Main thread only.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Check that every public header compiles on its own, right after
 qemu/osdep.h (which every .c includes first), and that no header
 includes qemu/osdep.h itself.

@@ -26,7 +26,7 @@ SKIP_DIRS = {".git", "__pycache__"}
 SKIP_PREFIXES = ("tests/fuzz/corpus/", "build")
 SOURCE_SUFFIXES = (".c", ".h", ".py", ".sh", ".md", ".build", ".txt",
                    ".S")
-SOURCE_NAMES = {"Makefile", "trace-events", "run", "MAINTAINERS"}
+SOURCE_NAMES = {"Makefile", "trace-events", "run"}
 
 # References that only make sense outside this tree: the founders' notes
 # and the numbering of their list of failure modes.

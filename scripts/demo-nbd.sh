@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Demo of qemu-nbd: makes a 64 MiB raw image, serves it over a UNIX
 # socket, and lets real NBD clients from Debian use it: QEMU's qemu-nbd
 # and our own list the export, qemu-io writes and reads patterns, nbdinfo

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Generate a folder's trace.h and trace.c from its trace-events file.
 
 usage: tracetool.py --group NAME TRACE-EVENTS [OUT-H [OUT-C]]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * qemu-pr-helper's multipath path (libmpathpersist + libdevmapper).
  *

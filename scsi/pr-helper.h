@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The pr-helper wire protocol shared by qemu-pr-helper and the
  * pr-manager-helper client (see docs: PR-HELPER.md).

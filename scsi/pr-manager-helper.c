@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * pr-manager-helper: a persistent reservation manager that forwards each
  * command, with the device's fd, to qemu-pr-helper (scsi/pr-helper.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The abstract persistent reservation manager: runs a manager's blocking
  * command in the caller's thread pool, and finds managers by id.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * qemu-pr-helper: runs SCSI persistent reservation commands on behalf of
  * an unprivileged QEMU, which passes it the device's file descriptor. The

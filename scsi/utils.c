@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * SCSI sense data and status helpers (see include/scsi/utils.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * fd monitoring with epoll (level-triggered). Changes are applied at once
  * with epoll_ctl(), from whichever thread makes them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Identifiers given by users to objects, exports, block nodes.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Parser for "key=value,..." option strings. The syntax is described in
  * include/qemu/keyval.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Coroutine sleeps on a timer of the coroutine's own AioContext.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Socket addresses: parsing, formatting, resolving, and the blocking
  * listen/connect that the socket channel and the programs build on.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The block layer: a graph of BlockDriverState nodes (formats over
  * protocols) with coroutine I/O, drain and AioContext moves.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The block driver interface, and the node and edge structures that
  * drivers and the generic block layer share.

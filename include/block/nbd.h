@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * NBD: the Network Block Device protocol (constants and wire structures)
  * and the API of our NBD server and of the small client used to list a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Asynchronous file I/O back ends of the file driver: io_uring rings, one
  * per AioContext (block/io_uring.c).

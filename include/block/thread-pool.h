@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * A pool of worker threads for blocking work (system calls that have no
  * asynchronous form). Each AioContext has its own pool

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * TLS credentials: the abstract base of the user-creatable objects
  * tls-creds-x509, tls-creds-psk and tls-creds-anon.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Anonymous TLS credentials: --object tls-creds-anon,id=ID,
  * endpoint=client|server[,dir=DIR][,priority=STRING]

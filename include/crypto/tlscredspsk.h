@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Pre-shared key TLS credentials: --object tls-creds-psk,id=ID,dir=DIR,
  * endpoint=client|server[,username=NAME][,priority=STRING]

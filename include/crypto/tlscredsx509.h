@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * X.509 TLS credentials: --object tls-creds-x509,id=ID,dir=DIR,
  * endpoint=client|server[,verify-peer=on|off][,sanity-check=on|off]

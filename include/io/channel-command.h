@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * QIOChannelCommand: a channel to a child process, over a pipe to its
  * standard input and a pipe from its standard output.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * QIOChannelNull: a channel that reads nothing and accepts everything,
  * like /dev/null, without any fd.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * QIOChannelSocket: a QIOChannel over a stream socket (TCP or UNIX), with
  * fd passing on UNIX sockets.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * QIOChannelTLS: a channel that runs a TLS session over another channel
  * (its "master", usually a socket).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * GSources watching the fds of a channel, for the backends'
  * io_create_watch.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * QIONetListener: a set of listening sockets that hands each accepted
  * client to one callback.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * QIOTask: an asynchronous operation with one completion callback, which
  * runs in a GMainContext (the default one unless told otherwise).

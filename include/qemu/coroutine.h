@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Coroutines: cooperative threads of control with their own stacks.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Coroutine internals shared by the generic code and the stack-switching
  * backend. Not for users of coroutines.

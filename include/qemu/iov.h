@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Scatter/gather lists: helpers on plain struct iovec arrays, and
  * QEMUIOVector, a growable (or borrowed) iovec array that knows its size.

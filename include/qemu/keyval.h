@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Parser for "key=value,key2=value2" option strings, as taken by
  * --object, --blockdev, --export and --image-opts.

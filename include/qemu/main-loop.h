@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The main loop: the main AioContext and the iohandler context, both run by
  * the main thread inside GLib's default main context.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Common system and GLib includes; first include of every .c file.
  * Never include this from a header.

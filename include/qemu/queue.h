@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Intrusive list macros: QLIST (doubly linked, O(1) removal), QSLIST
  * (singly linked stack) and QSIMPLEQ (singly linked FIFO with a tail

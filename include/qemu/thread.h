@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Threads and their synchronisation primitives, thin and checked wrappers of
  * POSIX threads. Every failure of the underlying call is a programming error

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Clocks and timers. Timers belong to an AioContext and fire in its thread.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Trace core: the registry of trace events and their enabled flags, the
  * --trace option, and the log the enabled events write to.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Forward declarations of the types that cross layer boundaries, so that
  * headers can name them without including each other.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * QOM: the object model. Refcounted objects with single inheritance,
  * classes that hold the methods, interfaces, checked casts, string-typed

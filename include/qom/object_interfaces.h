@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * User-creatable objects: the types a user makes by name with --object
  * (qemu-nbd, qemu-storage-daemon, qemu-img, qemu-io) or object-add. They

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * SCSI constants: operation codes, status bytes, sense keys and the
  * persistent reservation service actions, with the values SPC and SBC

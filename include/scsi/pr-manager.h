@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Persistent reservation managers: objects that run PERSISTENT RESERVE
  * IN/OUT commands for a device on behalf of an unprivileged process.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * SCSI helpers shared by the persistent reservation helper and its client:
  * building, parsing and converting sense data, and mapping errno values

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * BlockBackend: the handle through which users (an NBD export, a test, a
  * tool) do I/O on a block node.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Coroutine and event loop micro-benchmarks:
  *   create + enter + terminate, yield + re-enter round trip,

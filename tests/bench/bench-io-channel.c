@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * QIOChannel benchmark: ping-pong latency and streaming throughput over a
  * UNIX socket, through QIOChannel + coroutine yield in two iothreads, next

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NBD client benchmark: our qemu-img (the nbd block driver) beside
 # Debian's qemu-img, as clients of the same server in the same run.
 #

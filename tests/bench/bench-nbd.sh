@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NBD server benchmark (not a test): fio's nbd engine against our qemu-nbd
 # (plain and with --iothreads 2), Debian's qemu-nbd, nbdkit's file plugin
 # and nbd-server, all serving the same raw image on /dev/shm over a UNIX

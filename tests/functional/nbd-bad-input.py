@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Hostile and broken clients against qemu-nbd, from raw sockets.
 
 The server must stay up, answer with the protocol's errors wherever the

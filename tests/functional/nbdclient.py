@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A tiny raw NBD client for tests: speaks the protocol byte by byte so
 that tests can send well-formed requests and also every kind of
 malformed one. Only the standard library is used."""

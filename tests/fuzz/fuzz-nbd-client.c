@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * libFuzzer target for the client side of the NBD handshake: the input
  * is what a server says, written into one end of a socketpair whose other

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * libFuzzer target for a whole NBD session: the input is the byte stream
  * of a client (flags, options, then requests), written into one end of a

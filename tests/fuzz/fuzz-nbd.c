@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * libFuzzer target for the NBD server's parsers: the payloads of
  * NBD_OPT_INFO/GO and NBD_OPT_LIST/SET_META_CONTEXT, and request header

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The FuzzFeed of fuzz-util.h. Runs in the fuzzer's one thread, between
  * non-blocking polls of the endpoint's context.

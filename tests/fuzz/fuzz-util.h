@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * What the libFuzzer targets share: FUZZ_CHECK() states an invariant of
  * ours, and aborts (a crash libFuzzer keeps the input of) with the file,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Write the seed corpus of fuzz-nbd (tests/fuzz/fuzz-nbd.c documents the
 input layout): valid INFO/GO payloads, LIST/SET_META_CONTEXT payloads and
 request streams in each mode; for fuzz-nbd-session, whole client

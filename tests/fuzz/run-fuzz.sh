@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Run a libFuzzer target for a bounded time over a scratch copy of its seed
 # corpus (libFuzzer adds what it finds to its first corpus directory), and
 # print one line with the result. Crash inputs land beside the binary.

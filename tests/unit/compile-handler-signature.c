@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * A channel subclass that kept the old, one-context fd-handler signature
  * (from before a channel stopped belonging to one AioContext) must not

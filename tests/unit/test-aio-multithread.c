@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Multithreaded stress: coroutines bouncing between iothreads with
  * aio_co_schedule() and aio_co_wake(), for a bounded time, with counters

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * AioContext tests: bottom halves, timers, fd handlers, aio_notify, and fd
  * handlers of one fd in two contexts. Run once per fd monitor (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Drain and AioContext moves: requests from coroutines in an iothread
  * while the main thread drains; new requests wait while drained;

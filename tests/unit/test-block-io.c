@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Block I/O tests: raw over file with aio=threads and aio=io_uring, with
  * cache=writeback and cache=none (O_DIRECT), on a disk file system and on

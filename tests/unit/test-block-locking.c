@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Image locking: two writers never share an image; readers may share it
  * with each other; force-share readers may join a writer; locking=off

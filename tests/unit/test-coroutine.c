@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Coroutine tests: enter/yield order, nesting, the pool, CoMutex, CoQueue,
  * sleeps, and the misuse checks.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Tests of the number, size and boolean parsers of qemu/cutils.h.
  */

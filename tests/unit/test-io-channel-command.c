@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Command channel tests: data through `cat` from coroutines and from
  * threads, read-only and write-only commands, exit statuses and signals

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * File channel tests: data through regular files and pipes, seeking,
  * the constructors and their errors, blocking and non-blocking vector

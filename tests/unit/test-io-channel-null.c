@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Null channel tests: reads give end of file, writes report every byte,
  * both fail once closed, and watches are ready at once.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * QIOChannelSocket and qemu/sockets.h tests, over real sockets: UNIX path
  * and abstract, TCP over IPv4 and IPv6, wrapped fds, fd passing, async

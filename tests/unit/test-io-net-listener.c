@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * QIONetListener tests over real sockets: clients accepted through a
  * GMainContext, through an AioContext while the main thread only runs a

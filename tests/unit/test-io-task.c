@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * QIOTask tests: synchronous completion, errors, result pointers, and
  * tasks run in a worker thread that complete in a chosen GMainContext.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * IOThread tests: create/destroy, --object iothread, coroutines moved into
  * and out of iothreads, and destroy with coroutines still parked.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Main loop tests: the main context and the iohandler context inside
  * GLib's main loop, and the rule that a nested aio_poll() of the main

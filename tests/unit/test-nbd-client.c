@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The nbd block driver against our NBD server (in process, over UNIX
  * sockets) and against hostile fake servers (threads that speak just

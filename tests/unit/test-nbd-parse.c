@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * NBD parsing and checking of untrusted input: request headers, request
  * checks against the negotiated limits, NBD_OPT_INFO/GO and metadata

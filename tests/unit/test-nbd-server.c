@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The NBD server in process: clients in threads speak the protocol over
  * UNIX sockets while the main thread moves the export between

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Tests of Error (qapi/error.h) and the user reports of
  * qemu/error-report.h. Aborting and exiting paths run in subprocesses.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Tests of the helpers qemu-io and qemu-img share (sizes, numbers and
  * times as qemu-io prints them, patterns, hex dumps) and of qemu-io

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Tests of the object model (qom/object.h) and of user-creatable objects
  * (qom/object_interfaces.h). Aborting paths run in subprocesses.

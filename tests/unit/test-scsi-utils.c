@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Sense data building, parsing and conversion, and the errno and host
  * status mappings of scsi/utils.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Thread pool tests: work runs on a worker thread, and the submitter
  * resumes in its own context with the result.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Trace core: the registry and its patterns, the --trace option (every
  * form and each misuse), the log line format, whole lines from many

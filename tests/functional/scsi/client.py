@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Our pr-manager-helper client (tests/functional/scsi/pr-client) against
 a helper (ours or Debian's): commands from the main context and from an
 IOThread, the connected state, helper restart and reconnection, and the

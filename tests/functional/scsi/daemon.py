@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The daemon side of qemu-pr-helper, next to Debian's: privileges after
 the drop (/proc/PID/status), -u/-g, the pid file, SIGTERM, socket
 activation and command line errors.

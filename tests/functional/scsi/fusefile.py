@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A one-file FUSE filesystem whose ioctls answer only when the test says
 so: a real file descriptor on which SG_IO blocks for as long as a test
 needs (the kernel forwards the ioctl of a FUSE file to the filesystem's

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The success path of qemu-pr-helper on a SCSI disk that implements
 persistent reservations: a Linux guest (Debian's kernel, busybox) makes a
 LIO tcm_loop LUN on a ramdisk backstore, runs the helper in it, and

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Every malformed or non-SCSI request of PR-HELPER.md, sent as exact
 bytes to our qemu-pr-helper and checked against the protocol facts; with
 a second helper given (Debian's), the same bytes go to it too and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * pr-client: drives our pr-manager-helper client for the functional
  * tests. argv[1] is the --object string; commands come on stdin, one per

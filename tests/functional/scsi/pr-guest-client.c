@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * pr-guest-client: the success path of qemu-pr-helper on a SCSI disk that
  * implements persistent reservations (a LIO tcm_loop LUN in the guest of

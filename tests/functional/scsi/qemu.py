@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Debian's QEMU with our helper: -object pr-manager-helper connects and
 query-pr-managers reports connected: true.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """qemu-pr-helper on SIGTERM, SIGINT and SIGHUP with commands in flight.
 
 The device fd is a file of a FUSE filesystem served by this test
