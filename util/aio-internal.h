@@ -24,6 +24,13 @@ struct AioHandler {
     void *opaque;
     bool is_notifier;           /* the context's own eventfd */
     /*
+     * epoll: a coroutine parked in aio_co_recvmsg() on this fd. It rides
+     * along with the fd's handlers: replacing them keeps it, and waking it
+     * replaces the node by one without it. Home thread only (it is set and
+     * cleared there; other threads copy it under list_lock).
+     */
+    AioCoRecv *recv;
+    /*
      * Set (under list_lock) when the handler was replaced or removed; it is
      * then skipped by dispatch and freed once no aio_poll() walks the list
      * and the fd monitor lets go of it. Read without the lock by the home
@@ -142,6 +149,12 @@ struct AioContext {
     unsigned int uring_inflight;                  /* home thread */
     /* aio_add_sqe() completions waiting for dispatch; home thread */
     QSIMPLEQ_HEAD(, CqeHandler) cqe_ready;
+    /*
+     * aio_co_recvmsg() receives still waiting, by id (&req->id to req):
+     * the only way to find one, so that a cancel by id can never reach a
+     * request it was not meant for. Home thread only.
+     */
+    GHashTable *co_recvs;
 
     /* Busy polling */
     int64_t poll_max_ns;        /* atomic: the limit, 0 = no polling */
@@ -169,12 +182,22 @@ void aio_context_destroy_handlers(AioContext *ctx);
 bool aio_dispatch(AioContext *ctx, int64_t timeout);
 bool aio_handlers_poll_ready(AioContext *ctx);
 
+/*
+ * aio-posix.c: takes a waiting receive out of ctx->co_recvs and resumes it
+ * with @ret (epoll: 0 for "readable"). False if it was not waiting.
+ */
+bool aio_co_recv_complete(AioContext *ctx, uint64_t id, ssize_t ret);
+
 /* fdmon-io_uring.c: runs the ready CqeHandlers; true if there were any. */
 bool fdmon_io_uring_dispatch_cqes(AioContext *ctx);
 /* Completions wait in the ring (a load, no system call). */
 bool fdmon_io_uring_cq_ready(AioContext *ctx);
 /* Hands the queued requests to the kernel now (before busy-polling). */
 void fdmon_io_uring_submit(AioContext *ctx);
+/* Queues @req's receive on the ring (home thread). */
+void fdmon_io_uring_add_recv(AioContext *ctx, AioCoRecv *req);
+/* Queues a cancel of the receive @id (home thread). */
+void fdmon_io_uring_cancel_recv(AioContext *ctx, uint64_t id);
 
 /* qemu-timer.c */
 /* ns until the first timer fires: -1 if none, 0 if already expired */
