@@ -162,6 +162,8 @@ struct AioContext {
     int64_t poll_shrink;        /* atomic: divisor, 0 = back to 0 */
     int64_t poll_ns;            /* home thread: the current poll time */
     bool poll_restart;          /* atomic: new parameters, start at max */
+    /* home thread: when GLib started to block on us after a failed poll */
+    int64_t gsource_block_start;
 
     ThreadPool *thread_pool;
 
@@ -181,6 +183,14 @@ void aio_context_setup_handlers(AioContext *ctx);
 void aio_context_destroy_handlers(AioContext *ctx);
 bool aio_dispatch(AioContext *ctx, int64_t timeout);
 bool aio_handlers_poll_ready(AioContext *ctx);
+/*
+ * The adaptive busy-polling of aio_poll(), for a context that GLib runs
+ * (its GSource): aio_gsource_poll() polls before GLib blocks and returns
+ * true when it found work; aio_gsource_poll_done() adapts the poll time
+ * to how long GLib then blocked. Home thread.
+ */
+bool aio_gsource_poll(AioContext *ctx);
+void aio_gsource_poll_done(AioContext *ctx);
 
 /*
  * aio-posix.c: takes a waiting receive out of ctx->co_recvs and resumes it

@@ -428,6 +428,59 @@ static void adjust_poll_time(AioContext *ctx, int64_t block_ns,
     }
 }
 
+/* aio_poll()'s poll time after new parameters. Home thread. */
+static void poll_params_restart(AioContext *ctx, int64_t max_ns)
+{
+    if (unlikely(qatomic_read(&ctx->poll_restart)) &&
+        qatomic_xchg(&ctx->poll_restart, false)) {
+        /* New parameters: poll for the maximum until waits say otherwise */
+        ctx->poll_ns = max_ns;
+    }
+}
+
+bool aio_gsource_poll(AioContext *ctx)
+{
+    AioReady stack_ready[16];
+    AioReadyList ready = { .v = stack_ready, .cap = 16 };
+    int64_t max_ns = qatomic_read(&ctx->poll_max_ns);
+    bool found;
+
+    ctx->gsource_block_start = 0;
+    if (!max_ns) {
+        return false;
+    }
+    poll_params_restart(ctx, max_ns);
+    if (!ctx->poll_ns) {
+        ctx->gsource_block_start = get_clock();
+        return false;
+    }
+    qemu_mutex_lock(&ctx->list_lock);
+    ctx->walking++;
+    qemu_mutex_unlock(&ctx->list_lock);
+    /* What it finds, the dispatch's own wait finds again. */
+    found = run_poll_handlers(ctx, &ready, ctx->poll_ns);
+    qemu_mutex_lock(&ctx->list_lock);
+    ctx->walking--;
+    free_deleted_handlers_locked(ctx);
+    qemu_mutex_unlock(&ctx->list_lock);
+    if (ready.on_heap) {
+        g_free(ready.v);
+    }
+    if (!found) {
+        ctx->gsource_block_start = get_clock();
+    }
+    return found;
+}
+
+void aio_gsource_poll_done(AioContext *ctx)
+{
+    if (ctx->gsource_block_start) {
+        adjust_poll_time(ctx, get_clock() - ctx->gsource_block_start,
+                         qatomic_read(&ctx->poll_max_ns));
+        ctx->gsource_block_start = 0;
+    }
+}
+
 static bool dispatch_ready(AioContext *ctx, AioReadyList *ready)
 {
     bool progress = false;
@@ -505,11 +558,7 @@ bool aio_poll(AioContext *ctx, bool blocking)
     }
     timeout = blocking ? aio_compute_timeout(ctx) : 0;
     poll_max_ns = qatomic_read(&ctx->poll_max_ns);
-    if (unlikely(qatomic_read(&ctx->poll_restart)) &&
-        qatomic_xchg(&ctx->poll_restart, false)) {
-        /* New parameters: poll for the maximum until waits say otherwise */
-        ctx->poll_ns = poll_max_ns;
-    }
+    poll_params_restart(ctx, poll_max_ns);
     if (timeout != 0 && poll_max_ns) {
         if (ctx->poll_ns && run_poll_handlers(ctx, &ready, ctx->poll_ns)) {
             timeout = 0;

@@ -232,6 +232,88 @@ static void test_recv_keeps_handlers(void)
     assert_no_coroutines();
 }
 
+/* --- the context's polling, with GLib running the context -------------- */
+
+#define ECHO_ROUNDS 200
+
+typedef struct Echo {
+    int fd;
+    int64_t max_poll_ns;        /* the largest poll time seen */
+    unsigned int bad;
+    bool done;                  /* atomic */
+} Echo;
+
+/* Receives a byte at a time in the main context and sends it back. */
+static void coroutine_fn echo_co(void *opaque)
+{
+    Echo *e = opaque;
+
+    for (unsigned int i = 0; i < ECHO_ROUNDS; i++) {
+        uint8_t c;
+        struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+        AioCoRecv req;
+
+        aio_co_recv_init(&req);
+        if (aio_co_recvmsg(&req, e->fd, &msg, 0) != 1 || c != (uint8_t)i ||
+            write(e->fd, &c, 1) != 1) {
+            e->bad++;
+            break;
+        }
+        e->max_poll_ns = MAX(e->max_poll_ns,
+                             aio_context_poll_ns(qemu_get_aio_context()));
+    }
+    qatomic_store_release(&e->done, true);
+}
+
+static void *echo_peer(void *opaque)
+{
+    int fd = *(int *)opaque;
+
+    for (unsigned int i = 0; i < ECHO_ROUNDS; i++) {
+        uint8_t c = i, back;
+
+        if (!test_xio(false, fd, &c, 1) || !test_xio(true, fd, &back, 1) ||
+            back != c) {
+            return (void *)1;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The main context, run by GLib (main_loop_wait()), polls before GLib
+ * blocks, with the context's adaptive poll time: a quick peer makes it
+ * grow from 0.
+ */
+static void test_gsource_poll_adapts(void)
+{
+    AioContext *ctx = qemu_get_aio_context();
+    int64_t end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    Echo e = { 0 };
+    QemuThread t;
+    int sv[2];
+
+    make_socketpair(sv);
+    e.fd = sv[0];
+    aio_context_set_poll_params(ctx, 1000 * 1000, 0, 0, &error_abort);
+    qemu_coroutine_enter(qemu_coroutine_create(echo_co, &e));
+    qemu_thread_create(&t, "echo-peer", echo_peer, &sv[1],
+                       QEMU_THREAD_JOINABLE);
+    while (!qatomic_load_acquire(&e.done)) {
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        main_loop_wait(false);
+    }
+    g_assert_null(qemu_thread_join(&t));
+    g_assert_cmpuint(e.bad, ==, 0);
+    g_assert_cmpint(e.max_poll_ns, >, 0);
+    aio_context_set_poll_params(ctx, 0, 0, 0, &error_abort);
+    assert_ctx_clean(ctx);
+    close(sv[0]);
+    close(sv[1]);
+    assert_no_coroutines();
+}
+
 /* --- stale cancels against recycled stacks ------------------------------ */
 
 /*
@@ -525,6 +607,8 @@ int main(int argc, char **argv)
     g_test_add_func("/aio/co-recv/cancel-other-thread",
                     test_recv_cancel_other_thread);
     g_test_add_func("/aio/co-recv/keeps-handlers", test_recv_keeps_handlers);
+    g_test_add_func("/aio/co-recv/gsource-poll-adapts",
+                    test_gsource_poll_adapts);
     g_test_add_func("/aio/co-recv/stale-cancel-stress",
                     test_stale_cancel_stress);
     g_test_add_func("/io/channel/yield/follow-off-in-iothread",
