@@ -465,6 +465,8 @@ static void qio_channel_restart_read(void *opaque)
 
     /* NULL: qio_channel_wake_read() or a direct re-entry got there first. */
     if (co) {
+        assert(in_aio_context_home_thread(qemu_coroutine_get_aio_context(co))
+               && "a channel's fd handler runs in its waiter's thread");
         aio_co_wake(co);
     }
 }
@@ -475,6 +477,8 @@ static void qio_channel_restart_write(void *opaque)
     Coroutine *co = qatomic_xchg(&ioc->write_coroutine, NULL);
 
     if (co) {
+        assert(in_aio_context_home_thread(qemu_coroutine_get_aio_context(co))
+               && "a channel's fd handler runs in its waiter's thread");
         aio_co_wake(co);
     }
 }

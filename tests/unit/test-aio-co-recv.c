@@ -79,13 +79,17 @@ static Recv *start_recv(int fd, size_t len)
     return r;
 }
 
-static void test_recv_data(void)
+static void test_recv_data(gconstpointer nonblocking)
 {
     AioContext *ctx = qemu_get_aio_context();
     g_autofree Recv *r = NULL;
     int sv[2];
 
     make_socketpair(sv);
+    if (nonblocking) {
+        /* A non-blocking socket waits all the same (no -EAGAIN). */
+        qemu_socket_set_nonblock(sv[0]);
+    }
     r = start_recv(sv[0], 5);
     /* It always waits, even for nothing yet: no shortcut read. */
     g_assert_false(r->done);
@@ -601,7 +605,9 @@ int main(int argc, char **argv)
     qemu_init_main_loop(&error_abort);
     signal(SIGPIPE, SIG_IGN);
 
-    g_test_add_func("/aio/co-recv/data", test_recv_data);
+    g_test_add_data_func("/aio/co-recv/data", NULL, test_recv_data);
+    g_test_add_data_func("/aio/co-recv/data-nonblocking", "",
+                         test_recv_data);
     g_test_add_func("/aio/co-recv/eof", test_recv_eof);
     g_test_add_func("/aio/co-recv/cancel-home", test_recv_cancel_home);
     g_test_add_func("/aio/co-recv/cancel-other-thread",
