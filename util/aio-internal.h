@@ -155,6 +155,8 @@ struct AioContext {
      * request it was not meant for. Home thread only.
      */
     GHashTable *co_recvs;
+    /* io_uring: receives not yet on the ring (see fdmon-io_uring.c) */
+    QLIST_HEAD(, AioCoRecv) co_recv_pending;
 
     /* Busy polling */
     int64_t poll_max_ns;        /* atomic: the limit, 0 = no polling */
@@ -206,8 +208,16 @@ bool fdmon_io_uring_cq_ready(AioContext *ctx);
 void fdmon_io_uring_submit(AioContext *ctx);
 /* Queues @req's receive on the ring (home thread). */
 void fdmon_io_uring_add_recv(AioContext *ctx, AioCoRecv *req);
-/* Queues a cancel of the receive @id (home thread). */
-void fdmon_io_uring_cancel_recv(AioContext *ctx, uint64_t id);
+/*
+ * Cancels the waiting receive @req: at once if it is not on the ring yet,
+ * else with a cancel request (home thread).
+ */
+void fdmon_io_uring_cancel_recv(AioContext *ctx, AioCoRecv *req);
+/*
+ * Busy-polling: tries the receives not yet on the ring; those that got
+ * data (or an error) complete. True if any did. Home thread.
+ */
+bool fdmon_io_uring_poll_recvs(AioContext *ctx);
 
 /* qemu-timer.c */
 /* ns until the first timer fires: -1 if none, 0 if already expired */

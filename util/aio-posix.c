@@ -218,7 +218,11 @@ ssize_t coroutine_fn aio_co_recvmsg(AioCoRecv *req, int fd,
     req->flags = flags;
     g_hash_table_insert(ctx->co_recvs, &req->id, req);
     if (aio_has_io_uring(ctx)) {
-        /* One request: the kernel waits for data and receives it. */
+        /*
+         * One request: the kernel waits for data and receives it. It goes
+         * to the ring when the context is about to sleep: a busy-poll
+         * before that may find the data first.
+         */
         fdmon_io_uring_add_recv(ctx, req);
         qemu_coroutine_yield();
         return req->ret;
@@ -244,12 +248,10 @@ typedef struct CoRecvCancel {
 static void co_recv_cancel_here(AioContext *ctx, uint64_t id)
 {
     if (aio_has_io_uring(ctx)) {
-        /*
-         * The kernel may still hold the request: ask it to cancel. Its
-         * completion (-ECANCELED, or the data) resumes the coroutine.
-         */
-        if (g_hash_table_contains(ctx->co_recvs, &id)) {
-            fdmon_io_uring_cancel_recv(ctx, id);
+        AioCoRecv *req = g_hash_table_lookup(ctx->co_recvs, &id);
+
+        if (req) {
+            fdmon_io_uring_cancel_recv(ctx, req);
         }
     } else {
         aio_co_recv_complete(ctx, id, -ECANCELED);
@@ -282,6 +284,7 @@ void aio_context_setup_handlers(AioContext *ctx)
     AioHandler *node = g_new0(AioHandler, 1);
 
     ctx->co_recvs = g_hash_table_new(g_int64_hash, g_int64_equal);
+    QLIST_INIT(&ctx->co_recv_pending);
 
     node->fd = ctx->notify_fd;
     node->io_read = aio_notifier_handler();
@@ -370,7 +373,8 @@ static bool run_poll_handlers(AioContext *ctx, AioReadyList *ready,
     }
     end = get_clock() + max_ns;
     do {
-        if (uring && fdmon_io_uring_cq_ready(ctx)) {
+        if (uring && (fdmon_io_uring_cq_ready(ctx) ||
+                      fdmon_io_uring_poll_recvs(ctx))) {
             found = true;
             break;
         }
@@ -406,12 +410,26 @@ int64_t aio_context_poll_ns(AioContext *ctx)
 }
 
 /*
- * Adaptive polling, as QEMU's iothreads do it: after a wait of @block_ns
- * that polling did not avoid, poll longer next time if the wait was short
- * enough for polling to have caught it, and stop polling (or poll less)
- * when waits are longer than poll-max-ns anyway. So an idle or slow
- * context sleeps at once, while one in a fast request/response exchange
- * spins briefly instead of paying for a sleep and a wake-up.
+ * Waits of up to this many times poll-max-ns count as short enough for
+ * polling to pay: then a failed poll costs at most this fraction of the
+ * time waited.
+ */
+#define AIO_POLL_HORIZON 8
+
+/*
+ * Adaptive polling: after a wait of @block_ns that polling did not avoid,
+ * poll longer next time (from 4 us, times poll-grow, up to poll-max-ns)
+ * if the wait was short, and less (divided by poll-shrink, or not at
+ * all) when it was long. So an idle or slow context sleeps at once, while
+ * one in a fast request/response exchange spins briefly instead of paying
+ * for a sleep and a wake-up.
+ *
+ * Unlike QEMU, "short" is not "shorter than poll-max-ns" but "shorter
+ * than AIO_POLL_HORIZON times that": the wait measured includes the
+ * wake-up of the sleeping thread, which on a virtual machine alone can
+ * take longer than poll-max-ns, so that by QEMU's rule a context whose
+ * peer answers within a few microseconds would never start polling
+ * again once it stopped.
  */
 static void adjust_poll_time(AioContext *ctx, int64_t block_ns,
                              int64_t max_ns)
@@ -419,7 +437,7 @@ static void adjust_poll_time(AioContext *ctx, int64_t block_ns,
     int64_t grow = qatomic_read(&ctx->poll_grow);
     int64_t shrink = qatomic_read(&ctx->poll_shrink);
 
-    if (block_ns > max_ns) {
+    if (block_ns > max_ns * AIO_POLL_HORIZON) {
         ctx->poll_ns = shrink ? ctx->poll_ns / shrink : 0;
     } else if (ctx->poll_ns < max_ns && block_ns > ctx->poll_ns) {
         ctx->poll_ns = ctx->poll_ns ? ctx->poll_ns * (grow ? grow : 2) :

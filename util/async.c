@@ -397,9 +397,6 @@ static gboolean aio_ctx_prepare(GSource *source, gint *timeout)
 
     qatomic_set(&ctx->notify_me, qatomic_read(&ctx->notify_me) | 1);
     smp_mb();
-    if (ctx->fdmon_ops->gsource_prepare) {
-        ctx->fdmon_ops->gsource_prepare(ctx);
-    }
     ns = aio_compute_timeout(ctx);
     if (ns < 0) {
         *timeout = -1;
@@ -413,6 +410,10 @@ static gboolean aio_ctx_prepare(GSource *source, gint *timeout)
      */
     if (*timeout != 0 && aio_gsource_poll(ctx)) {
         *timeout = 0;
+    }
+    /* Then hand the fd monitor what it must watch while GLib blocks. */
+    if (ctx->fdmon_ops->gsource_prepare) {
+        ctx->fdmon_ops->gsource_prepare(ctx);
     }
     return *timeout == 0;
 }

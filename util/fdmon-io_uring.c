@@ -20,7 +20,12 @@
  * data is not an address but the receive's id, shifted left by two with
  * bit 1 set: a cancel (by user data) can only ever match the receive it
  * was meant for, never a later request that happens to sit at the same
- * address. Their completion is looked up in ctx->co_recvs by id.
+ * address. Their completion is looked up in ctx->co_recvs by id. A
+ * receive waits on ctx->co_recv_pending until the context is about to
+ * sleep (the wait, or GLib's prepare): busy-polling tries it with a plain
+ * recvmsg() meanwhile, and one that gets its data so never reaches the
+ * ring. Its completion is then queued on ctx->cqe_ready as the ring's
+ * would be.
  */
 #include "qemu/osdep.h"
 #include "aio-internal.h"
@@ -87,6 +92,8 @@ static struct io_uring_sqe *get_sqe(AioContext *ctx)
     return sqe;
 }
 
+static void flush_recvs(AioContext *ctx);
+
 /* Turn the queued changes into requests. Home thread, list_lock held. */
 static void prepare_sqes_locked(AioContext *ctx)
 {
@@ -123,6 +130,7 @@ static void fdmon_io_uring_wait(AioContext *ctx, AioReadyList *ready,
     qemu_mutex_lock(&ctx->list_lock);
     prepare_sqes_locked(ctx);
     qemu_mutex_unlock(&ctx->list_lock);
+    flush_recvs(ctx);
 
     if (timeout == 0) {
         io_uring_submit(&ctx->ring);
@@ -238,22 +246,75 @@ static void co_recv_done(CqeHandler *handler)
 
 void fdmon_io_uring_add_recv(AioContext *ctx, AioCoRecv *req)
 {
-    struct io_uring_sqe *sqe;
-
     assert(aio_has_io_uring(ctx) && in_aio_context_home_thread(ctx));
     req->cqe.cb = co_recv_done;
-    sqe = get_sqe(ctx);
-    io_uring_prep_recvmsg(sqe, req->fd, req->msg, req->flags);
-    sqe->user_data = co_recv_user_data(req->id);
+    req->pending = true;
+    QLIST_INSERT_HEAD(&ctx->co_recv_pending, req, pending_next);
 }
 
-void fdmon_io_uring_cancel_recv(AioContext *ctx, uint64_t id)
+/* The receives go to the ring: the context is about to sleep. */
+static void flush_recvs(AioContext *ctx)
+{
+    AioCoRecv *req;
+
+    while ((req = QLIST_FIRST(&ctx->co_recv_pending))) {
+        struct io_uring_sqe *sqe = get_sqe(ctx);
+
+        QLIST_REMOVE(req, pending_next);
+        req->pending = false;
+        io_uring_prep_recvmsg(sqe, req->fd, req->msg, req->flags);
+        sqe->user_data = co_recv_user_data(req->id);
+    }
+}
+
+/* A receive done without the ring: dispatched like a completion. */
+static void complete_pending_recv(AioContext *ctx, AioCoRecv *req,
+                                  int32_t res)
+{
+    QLIST_REMOVE(req, pending_next);
+    req->pending = false;
+    g_hash_table_remove(ctx->co_recvs, &req->id);
+    req->cqe.res = res;
+    req->cqe.flags = 0;
+    QSIMPLEQ_INSERT_TAIL(&ctx->cqe_ready, &req->cqe, next);
+}
+
+bool fdmon_io_uring_poll_recvs(AioContext *ctx)
+{
+    AioCoRecv *req, *next;
+    bool found = false;
+
+    QLIST_FOREACH_SAFE(req, &ctx->co_recv_pending, pending_next, next) {
+        ssize_t n = recvmsg(req->fd, req->msg, req->flags | MSG_DONTWAIT);
+
+        if (n >= 0) {
+            complete_pending_recv(ctx, req, n);
+            found = true;
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+                   errno != EINTR) {
+            complete_pending_recv(ctx, req, -errno);
+            found = true;
+        }
+    }
+    return found;
+}
+
+void fdmon_io_uring_cancel_recv(AioContext *ctx, AioCoRecv *req)
 {
     struct io_uring_sqe *sqe;
 
     assert(aio_has_io_uring(ctx) && in_aio_context_home_thread(ctx));
+    if (req->pending) {
+        /* Never reached the kernel: resume it now. */
+        QLIST_REMOVE(req, pending_next);
+        req->pending = false;
+        g_hash_table_remove(ctx->co_recvs, &req->id);
+        req->ret = -ECANCELED;
+        aio_co_wake(req->co);
+        return;
+    }
     sqe = get_sqe(ctx);
-    io_uring_prep_cancel64(sqe, co_recv_user_data(id), 0);
+    io_uring_prep_cancel64(sqe, co_recv_user_data(req->id), 0);
     io_uring_sqe_set_data(sqe, NULL);
 }
 
@@ -286,6 +347,7 @@ static void fdmon_io_uring_gsource_prepare(AioContext *ctx)
     qemu_mutex_lock(&ctx->list_lock);
     prepare_sqes_locked(ctx);
     qemu_mutex_unlock(&ctx->list_lock);
+    flush_recvs(ctx);
     io_uring_submit(&ctx->ring);
 }
 

@@ -147,8 +147,13 @@ GSource *aio_get_g_source(AioContext *ctx);
 ThreadPool *aio_get_thread_pool(AioContext *ctx);
 
 /*
- * Busy-polling: before blocking, call the io_poll callbacks for up to
- * @max_ns. 0 (the default) disables it.
+ * Busy-polling: before blocking (in aio_poll(), or in GLib's poll when
+ * GLib runs the context), poll the io_poll callbacks, the coroutine
+ * receives (aio_co_recvmsg()) and the ring's completions for up to the
+ * context's adaptive poll time, which grows (times @grow, default 2) up
+ * to @max_ns while waits are short and shrinks (divided by @shrink, or to
+ * 0 when @shrink is 0) when they are long. 0 for @max_ns (the default)
+ * disables it. Any thread.
  */
 void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns,
                                  int64_t grow, int64_t shrink, Error **errp);
@@ -210,9 +215,11 @@ void aio_add_sqe(void (*prep_sqe)(struct io_uring_sqe *sqe, void *opaque),
  * on the context's ring, so one io_uring_enter waits and reads; under
  * epoll it is a readiness wait on the fd in the context followed by
  * recvmsg(). The caller sees the same behaviour either way. Busy-polling
- * is the context's own (poll-max-ns, poll-grow, poll-shrink): while the
- * coroutine waits, aio_poll() polls the ring's completions, or the fd,
- * for the context's adaptive poll time before it sleeps.
+ * is the context's own (poll-max-ns, poll-grow, poll-shrink): before the
+ * context sleeps, it polls the waiting receives' sockets for its adaptive
+ * poll time (with io_uring, a receive goes to the ring only when the
+ * context is about to sleep, so a poll that finds the data costs no ring
+ * request and no wake-up by the kernel).
  *
  * A receive has an id that is never reused (a 64-bit counter shared by
  * all contexts), so aio_co_recv_cancel() cancels that receive or
@@ -229,6 +236,8 @@ typedef struct AioCoRecv {
     struct msghdr *msg;
     ssize_t ret;
     CqeHandler cqe;             /* io_uring completion */
+    bool pending;               /* io_uring: queued, not yet on the ring */
+    QLIST_ENTRY(AioCoRecv) pending_next;
 } AioCoRecv;
 
 /**
