@@ -114,6 +114,19 @@ static GSource *qio_channel_null_create_watch(QIOChannel *ioc,
     return &src->parent;
 }
 
+/*
+ * There is no fd to watch, and since no call ever returns
+ * QIO_CHANNEL_ERR_BLOCK nobody waits in qio_channel_yield(): nothing to do.
+ */
+static void qio_channel_null_set_aio_fd_handler(QIOChannel *ioc,
+                                                AioContext *read_ctx,
+                                                IOHandler *io_read,
+                                                AioContext *write_ctx,
+                                                IOHandler *io_write,
+                                                void *opaque)
+{
+}
+
 static void qio_channel_null_class_init(ObjectClass *klass, void *data)
 {
     QIOChannelClass *ioc_klass = QIO_CHANNEL_CLASS(klass);
@@ -123,10 +136,7 @@ static void qio_channel_null_class_init(ObjectClass *klass, void *data)
     ioc_klass->io_close = qio_channel_null_close;
     ioc_klass->io_create_watch = qio_channel_null_create_watch;
     ioc_klass->io_set_blocking = qio_channel_null_set_blocking;
-    /*
-     * No io_set_aio_fd_handler: there is no fd, and since no call ever
-     * returns QIO_CHANNEL_ERR_BLOCK nobody waits in qio_channel_yield().
-     */
+    ioc_klass->io_set_aio_fd_handler = qio_channel_null_set_aio_fd_handler;
 }
 
 static const TypeInfo qio_channel_null_info = {

@@ -21,7 +21,6 @@
 #include "qapi/error.h"
 #include "qemu/error-report.h"
 #include "io/trace.h"
-#include <liburing.h>
 
 /* Sets @errp to "socket channel 'NAME': MESSAGE[: strerror(@err)]". */
 static void G_GNUC_PRINTF(4, 5)
@@ -314,11 +313,28 @@ static void qio_channel_socket_copy_fds(struct msghdr *msg, int **fds,
     }
 }
 
-static void qio_channel_socket_prep_uring_recv(QIOChannel *ioc,
-                                               struct io_uring_sqe *sqe,
-                                               struct msghdr *msg)
+/* Waits and receives in one step of the coroutine's AioContext. */
+static ssize_t coroutine_fn qio_channel_socket_co_readv(QIOChannel *ioc,
+                                                        const struct iovec *iov,
+                                                        size_t niov,
+                                                        AioCoRecv *req,
+                                                        Error **errp)
 {
-    io_uring_prep_recvmsg(sqe, QIO_CHANNEL_SOCKET(ioc)->fd, msg, 0);
+    QIOChannelSocket *sioc = QIO_CHANNEL_SOCKET(ioc);
+    struct msghdr msg = {
+        .msg_iov = (struct iovec *)iov,
+        .msg_iovlen = niov,
+    };
+    ssize_t ret = aio_co_recvmsg(req, sioc->fd, &msg, 0);
+
+    if (ret == -ECANCELED || ret == -EAGAIN || ret == -EINTR) {
+        return QIO_CHANNEL_ERR_BLOCK;
+    }
+    if (ret < 0) {
+        sioc_error(sioc, errp, -ret, "Unable to read from socket");
+        return -1;
+    }
+    return ret;
 }
 
 static ssize_t qio_channel_socket_readv(QIOChannel *ioc,
@@ -565,7 +581,7 @@ static void qio_channel_socket_class_init(ObjectClass *klass, void *data)
 
     ioc_klass->io_writev = qio_channel_socket_writev;
     ioc_klass->io_readv = qio_channel_socket_readv;
-    ioc_klass->io_prep_uring_recv = qio_channel_socket_prep_uring_recv;
+    ioc_klass->io_co_readv = qio_channel_socket_co_readv;
     ioc_klass->io_set_blocking = qio_channel_socket_set_blocking;
     ioc_klass->io_close = qio_channel_socket_close;
     ioc_klass->io_shutdown = qio_channel_socket_shutdown;

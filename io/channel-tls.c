@@ -28,9 +28,11 @@
  *
  * follow-coroutine-ctx: the TLS channel copies its master's setting when
  * it is made (so that a TLS channel over a socket that follows its
- * coroutine's context does so too), and copies its own setting back to
- * the master before it yields on the master itself (the coroutine
- * handshake), so setting it on the TLS channel is enough.
+ * coroutine's context does so too). Every wait of ours, the coroutine
+ * handshake's included, is a qio_channel_yield() on the TLS channel
+ * itself, whose handlers we forward to the master's fd: so the TLS
+ * channel's own setting decides where it waits, and the master's setting
+ * is never touched.
  */
 #include "qemu/osdep.h"
 #include "io/channel-tls.h"
@@ -290,12 +292,8 @@ void qio_channel_tls_handshake(QIOChannelTLS *ioc, QIOTaskFunc func,
 int coroutine_fn qio_channel_tls_handshake_co(QIOChannelTLS *ioc,
                                               Error **errp)
 {
-    QIOChannel *master = ioc->master;
-
     assert(qemu_in_coroutine());
     trace_qio_channel_tls_handshake_start(ioc, true);
-    qio_channel_set_follow_coroutine_ctx(master,
-        QIO_CHANNEL(ioc)->follow_coroutine_ctx);
     for (;;) {
         GIOCondition condition = 0;
         int ret = qio_channel_tls_handshake_step(ioc, &condition, errp);
@@ -306,7 +304,8 @@ int coroutine_fn qio_channel_tls_handshake_co(QIOChannelTLS *ioc,
         if (ret > 0) {
             return 0;
         }
-        qio_channel_yield(master, condition);
+        /* On ourselves: our follow flag, the master's fd. */
+        qio_channel_yield(QIO_CHANNEL(ioc), condition);
     }
 }
 

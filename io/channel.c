@@ -8,16 +8,32 @@
  * direction's fd handler there, and yields. The handler
  * (qio_channel_restart_read/write) takes the coroutine out of its slot
  * atomically and wakes it with aio_co_wake(), which resumes it in its own
- * context; once running again, the coroutine removes its own handler.
+ * context; once running again, the coroutine empties its slot if nobody
+ * did (a direct re-entry) and removes its own handler.
+ *
+ * A reader in qio_channel_co_readv() on a backend with io_co_readv waits
+ * differently: as one receive of its own context (aio_co_recvmsg()), which
+ * the context implements with its fd monitor and busy-polls with its own
+ * adaptive settings. Its slot is read_recv_id, the receive's id, and
+ * qio_channel_wake_read() cancels the receive by that id. Nothing here
+ * knows how the context waits.
  *
  * The reader and the writer may be in different threads. The only state
- * they share is the two slots: a yield that finds the other direction
- * waiting in the *same* context (hence the same thread, so no race) passes
- * both handlers in one call, because setting one handler of an fd in a
- * context replaces both; a yield that finds it in another context (or
- * nowhere) touches only its own context. The slots are read and written
- * atomically (context before coroutine, release/acquire), so the other
- * direction never sees a coroutine with a stale context.
+ * they share is the waiter slots. The rule that makes this work: a waiter
+ * always runs in the thread that runs the context its handler is in.
+ * With follow-coroutine-ctx that holds by construction; without it the
+ * handler goes to the iohandler context, which the main thread runs, so
+ * only main-thread coroutines may wait (qio_channel_yield() asserts it:
+ * two threads setting one fd's handlers in one context would overwrite
+ * each other's and lose a wake-up). Hence a yield that finds the other
+ * direction waiting in the *same* context finds it in its own thread, no
+ * race, and passes both handlers in one call, because setting one handler
+ * of an fd in a context replaces both; a yield that finds it in another
+ * context (or nowhere) touches only its own context. A receive parked in
+ * a context is kept apart from the fd's handlers by the context itself.
+ * The slots are read and written atomically (context before waiter,
+ * release/acquire), so the other direction never sees a waiter with a
+ * stale context.
  */
 #include "qemu/osdep.h"
 #include "io/channel.h"
@@ -90,18 +106,6 @@ ssize_t qio_channel_writev_full(QIOChannel *ioc, const struct iovec *iov,
     return klass->io_writev(ioc, iov, niov, fds, nfds, flags, errp);
 }
 
-/*
- * Can a coroutine of this thread wait and read in one io_uring request
- * (qio_channel_co_readv())?
- */
-static bool qio_channel_uring_read_ok(QIOChannel *ioc)
-{
-    AioContext *ctx = qemu_get_current_aio_context();
-
-    return QIO_CHANNEL_GET_CLASS(ioc)->io_prep_uring_recv &&
-           ioc->follow_coroutine_ctx && ctx && aio_has_io_uring(ctx);
-}
-
 /* Waits for @condition the way the caller can: yield or block. */
 static void coroutine_mixed_fn qio_channel_wait_any(QIOChannel *ioc,
                                                     GIOCondition condition)
@@ -162,8 +166,8 @@ int coroutine_mixed_fn qio_channel_readv_full_all_eof(QIOChannel *ioc,
     while (niov > 0) {
         ssize_t len;
 
-        if (!fdp && qemu_in_coroutine() && qio_channel_uring_read_ok(ioc)) {
-            /* No fds wanted: wait and read in one step. */
+        if (!fdp && qemu_in_coroutine()) {
+            /* No fds wanted: the backend may wait and read in one step. */
             len = qio_channel_co_readv(ioc, cur, niov, errp);
             if (len == QIO_CHANNEL_ERR_BLOCK) {
                 continue;
@@ -441,34 +445,28 @@ void qio_channel_set_aio_fd_handler(QIOChannel *ioc, AioContext *read_ctx,
 {
     QIOChannelClass *klass = QIO_CHANNEL_GET_CLASS(ioc);
 
-    if (klass->io_set_aio_fd_handler) {
-        klass->io_set_aio_fd_handler(ioc, read_ctx, io_read, write_ctx,
-                                     io_write, opaque);
-    }
+    /* Mandatory: a channel with nothing to poll says so with a no-op. */
+    assert(klass->io_set_aio_fd_handler &&
+           "every channel class implements io_set_aio_fd_handler");
+    klass->io_set_aio_fd_handler(ioc, read_ctx, io_read, write_ctx,
+                                 io_write, opaque);
 }
 
 /*
- * A reader whose read is an io_uring request in flight is recorded in
- * read_coroutine as its CqeHandler's address with the low bit set: it is
- * woken by the completion only, never directly.
+ * fd handlers: run in the context the waiter chose, which is run by the
+ * waiter's own thread (qio_channel_yield() asserts it), so aio_co_wake()
+ * resumes the waiter directly.
  */
-#define READ_URING_TAG ((uintptr_t)1)
-
-static bool read_waiter_is_uring(Coroutine *co)
-{
-    return (uintptr_t)co & READ_URING_TAG;
-}
-
-/* fd handlers: run in the context the waiter chose. */
 
 static void qio_channel_restart_read(void *opaque)
 {
     QIOChannel *ioc = opaque;
     Coroutine *co = qatomic_xchg(&ioc->read_coroutine, NULL);
 
-    /* NULL: qio_channel_wake_read() got there first. */
+    /* NULL: qio_channel_wake_read() or a direct re-entry got there first. */
     if (co) {
-        assert(!read_waiter_is_uring(co));
+        assert(in_aio_context_home_thread(qemu_coroutine_get_aio_context(co))
+               && "a channel's fd handler runs in its waiter's thread");
         aio_co_wake(co);
     }
 }
@@ -479,6 +477,8 @@ static void qio_channel_restart_write(void *opaque)
     Coroutine *co = qatomic_xchg(&ioc->write_coroutine, NULL);
 
     if (co) {
+        assert(in_aio_context_home_thread(qemu_coroutine_get_aio_context(co))
+               && "a channel's fd handler runs in its waiter's thread");
         aio_co_wake(co);
     }
 }
@@ -486,7 +486,9 @@ static void qio_channel_restart_write(void *opaque)
 /*
  * Sets (@install) or clears the fd handler of @condition's direction in the
  * context recorded for it, carrying the other direction's handler along
- * when that one waits in the same context.
+ * when that one waits in the same context. A reader parked in a context
+ * receive (read_recv_id) has no handler of ours: the context keeps that
+ * wait apart from the fd's handlers.
  */
 static void qio_channel_update_fd_handlers(QIOChannel *ioc,
                                            GIOCondition condition,
@@ -504,11 +506,9 @@ static void qio_channel_update_fd_handlers(QIOChannel *ioc,
             io_write = qio_channel_restart_write;
         }
     } else {
-        Coroutine *reader = qatomic_load_acquire(&ioc->read_coroutine);
-
         write_ctx = qatomic_read(&ioc->write_ctx);
         io_write = install ? qio_channel_restart_write : NULL;
-        if (reader && !read_waiter_is_uring(reader) &&
+        if (qatomic_load_acquire(&ioc->read_coroutine) &&
             qatomic_read(&ioc->read_ctx) == write_ctx) {
             read_ctx = write_ctx;
             io_read = qio_channel_restart_read;
@@ -520,17 +520,29 @@ static void qio_channel_update_fd_handlers(QIOChannel *ioc,
 
 void coroutine_fn qio_channel_yield(QIOChannel *ioc, GIOCondition condition)
 {
-    Coroutine *self = qemu_coroutine_self();
+    Coroutine *self;
     AioContext *ctx;
 
     assert(qemu_in_coroutine());
+    self = qemu_coroutine_self();
     ctx = ioc->follow_coroutine_ctx ?
           qemu_coroutine_get_aio_context(self) :
           iohandler_get_aio_context();
     assert(ctx);
+    /*
+     * The rule the handler bookkeeping rests on: a waiter runs in the
+     * thread that runs the context of its handler. With follow-coroutine-ctx
+     * that is always so; without it the handler goes to the iohandler
+     * context, which only the main loop runs, so a coroutine of an
+     * iothread must not wait there: two threads would then set the fd's
+     * handlers in one context at once, and one would overwrite the other's.
+     */
+    assert(in_aio_context_home_thread(ctx) &&
+           "a wait without follow-coroutine-ctx runs in the main thread");
 
     if (condition == G_IO_IN) {
-        assert(!qatomic_read(&ioc->read_coroutine));
+        assert(!qatomic_read(&ioc->read_coroutine) &&
+               !qatomic_read(&ioc->read_recv_id));
         qatomic_set(&ioc->read_ctx, ctx);
         qatomic_store_release(&ioc->read_coroutine, self);
     } else if (condition == G_IO_OUT) {
@@ -546,130 +558,36 @@ void coroutine_fn qio_channel_yield(QIOChannel *ioc, GIOCondition condition)
     trace_qio_channel_yield_end(ioc, condition);
 
     /*
-     * Woken by the handler or by qio_channel_wake_read(): either way the
-     * slot was emptied. Now remove our handler from where it was.
+     * Woken by the handler or by qio_channel_wake_read(), which emptied
+     * the slot, or re-entered directly by someone else (QEMU allows that
+     * to interrupt a wait), which did not: then empty it here. Either way
+     * remove our handler from where it was.
      */
     if (condition == G_IO_IN) {
-        assert(!qatomic_read(&ioc->read_coroutine));
+        qatomic_cmpxchg(&ioc->read_coroutine, self, NULL);
     } else {
-        assert(!qatomic_read(&ioc->write_coroutine));
+        qatomic_cmpxchg(&ioc->write_coroutine, self, NULL);
     }
     qio_channel_update_fd_handlers(ioc, condition, false);
-}
-
-static void qio_channel_cancel_read_bh(void *opaque)
-{
-    aio_cancel_sqe(qemu_get_current_aio_context(), opaque);
 }
 
 void qio_channel_wake_read(QIOChannel *ioc)
 {
     Coroutine *co = qatomic_xchg(&ioc->read_coroutine, NULL);
+    uint64_t id;
 
-    if (!co) {
+    if (co) {
+        aio_co_wake(co);
         return;
     }
-    if (read_waiter_is_uring(co)) {
+    id = qatomic_xchg(&ioc->read_recv_id, 0);
+    if (id) {
         /*
-         * Cancel the request in its ring's thread; its completion wakes
-         * the reader. If the read finished meanwhile, the cancel finds
-         * nothing (or, at worst, a later read of that reader, which then
-         * returns QIO_CHANNEL_ERR_BLOCK: a spurious wake, never lost data).
+         * Parked in a context receive: cancel it by its id, which names
+         * that receive only. If it completed meanwhile, nothing happens
+         * (the reader got its data, which is as good as a wake).
          */
-        aio_bh_schedule_oneshot(qatomic_read(&ioc->read_ctx),
-                                qio_channel_cancel_read_bh,
-                                (void *)((uintptr_t)co & ~READ_URING_TAG));
-        return;
-    }
-    aio_co_wake(co);
-}
-
-typedef struct QIOChannelUringRead {
-    CqeHandler handler;
-    Coroutine *co;
-    QIOChannel *ioc;
-    struct msghdr msg;
-} QIOChannelUringRead;
-
-static void qio_channel_uring_read_done(CqeHandler *handler)
-{
-    QIOChannelUringRead *r = container_of(handler, QIOChannelUringRead,
-                                          handler);
-
-    aio_co_wake(r->co);
-}
-
-static void qio_channel_uring_read_prep(struct io_uring_sqe *sqe,
-                                        void *opaque)
-{
-    QIOChannelUringRead *r = opaque;
-
-    QIO_CHANNEL_GET_CLASS(r->ioc)->io_prep_uring_recv(r->ioc, sqe, &r->msg);
-}
-
-/* qio_channel_poll_read() found neither data nor a wake. */
-#define QIO_CHANNEL_POLL_NOTHING (-3)
-
-/*
- * Busy-polls the channel for up to ioc->read_poll_ns before the reader
- * sleeps, while its context has nothing else to run. On a virtual
- * machine a sleeping reader is woken by an interrupt to an idle CPU,
- * tens of microseconds; a reader that looks again meanwhile sees the
- * bytes as soon as they land. @tag is the reader, parked. Returns what
- * qio_channel_readv() returned when it found data (or an error), and
- * QIO_CHANNEL_ERR_BLOCK when qio_channel_wake_read() took the reader
- * meanwhile; either way the reader is no longer parked. Else
- * QIO_CHANNEL_POLL_NOTHING, still parked.
- */
-static ssize_t coroutine_fn qio_channel_poll_read(QIOChannel *ioc,
-                                                  AioContext *ctx,
-                                                  Coroutine *tag,
-                                                  const struct iovec *iov,
-                                                  size_t niov, Error **errp)
-{
-    int64_t end = get_clock() + ioc->read_poll_ns;
-    ssize_t ret;
-
-    /* What others queued must not wait for our polling. */
-    aio_submit_sqes(ctx);
-    do {
-        ret = qio_channel_readv(ioc, iov, niov, errp);
-        if (ret != QIO_CHANNEL_ERR_BLOCK) {
-            /* A wake that raced with us only cancels nothing later. */
-            qatomic_cmpxchg(&ioc->read_coroutine, tag, NULL);
-            return ret;
-        }
-        if (qatomic_read(&ioc->read_coroutine) != tag) {
-            return QIO_CHANNEL_ERR_BLOCK;
-        }
-    } while (!aio_context_has_work(ctx) && get_clock() < end);
-    return QIO_CHANNEL_POLL_NOTHING;
-}
-
-/*
- * Waits longer than this many times poll-max-ns turn a reader's polling
- * off: then a failed poll costs at most an eighth of the time waited.
- */
-#define QIO_CHANNEL_POLL_HORIZON 8
-
-/*
- * Adapts the reader's polling after a wait of @block_ns. Unlike a
- * context's adaptive polling this does not ask whether polling for
- * poll-max-ns would have caught the data (the wait measured includes the
- * wake-up, which on a virtual machine alone can exceed poll-max-ns), but
- * whether the peer answers within a few times that: then poll, growing
- * to poll-max-ns; else stop.
- */
-static void qio_channel_adjust_read_poll(QIOChannel *ioc, AioContext *ctx,
-                                         int64_t block_ns)
-{
-    int64_t max_ns = aio_context_poll_max_ns(ctx);
-
-    if (block_ns > max_ns * QIO_CHANNEL_POLL_HORIZON) {
-        ioc->read_poll_ns = 0;
-    } else if (ioc->read_poll_ns < max_ns) {
-        ioc->read_poll_ns = MIN(max_ns, ioc->read_poll_ns ?
-                                ioc->read_poll_ns * 2 : 4000);
+        aio_co_recv_cancel(qatomic_read(&ioc->read_ctx), id);
     }
 }
 
@@ -677,76 +595,38 @@ ssize_t coroutine_fn qio_channel_co_readv(QIOChannel *ioc,
                                           const struct iovec *iov,
                                           size_t niov, Error **errp)
 {
-    Coroutine *self = qemu_coroutine_self();
-    AioContext *ctx = qemu_coroutine_get_aio_context(self);
-    QIOChannelUringRead r;
-    int64_t block_start;
-    Coroutine *tag;
+    QIOChannelClass *klass = QIO_CHANNEL_GET_CLASS(ioc);
+    AioCoRecv req;
+    uint64_t id;
     ssize_t ret;
 
     assert(qemu_in_coroutine());
-    if (!qio_channel_uring_read_ok(ioc) ||
-        ctx != qemu_get_current_aio_context()) {
-        ret = qio_channel_readv(ioc, iov, niov, errp);
-        if (ret != QIO_CHANNEL_ERR_BLOCK) {
-            return ret;
-        }
-        qio_channel_yield(ioc, G_IO_IN);
-        /* Woken: data, or qio_channel_wake_read(). Look once more. */
-        return qio_channel_readv(ioc, iov, niov, errp);
-    }
-
     /*
-     * Data there already? Always look first: skipping the look after
-     * reads that waited saved a system call in request/response traffic
-     * but sent every read of a busy server through the event loop, which
-     * cost a third of its IOPS at queue depth 32.
+     * Data there already? Always look first: under load the data usually
+     * is, and then a plain read is cheaper than any wait.
      */
     ret = qio_channel_readv(ioc, iov, niov, errp);
     if (ret != QIO_CHANNEL_ERR_BLOCK) {
         return ret;
     }
+    if (!klass->io_co_readv || !ioc->follow_coroutine_ctx) {
+        qio_channel_yield(ioc, G_IO_IN);
+        /* Woken: data, or qio_channel_wake_read(). Look once more. */
+        return qio_channel_readv(ioc, iov, niov, errp);
+    }
 
-    r = (QIOChannelUringRead) {
-        .handler.cb = qio_channel_uring_read_done,
-        .co = self,
-        .ioc = ioc,
-        .msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = niov },
-    };
-    tag = (Coroutine *)((uintptr_t)&r.handler | READ_URING_TAG);
-    assert(!qatomic_read(&ioc->read_coroutine));
-    qatomic_set(&ioc->read_ctx, ctx);
-    /* Parked from here on, polling included: a wake must be seen. */
-    qatomic_store_release(&ioc->read_coroutine, tag);
-    if (ioc->read_poll_ns) {
-        ret = qio_channel_poll_read(ioc, ctx, tag, iov, niov, errp);
-        if (ret != QIO_CHANNEL_POLL_NOTHING) {
-            return ret;
-        }
-    }
-    trace_qio_channel_yield_start(ioc, G_IO_IN, ctx);
-    /* A context that does not poll needs no clock read around the wait. */
-    block_start = aio_context_poll_max_ns(ctx) ? get_clock() : 0;
-    aio_add_sqe(qio_channel_uring_read_prep, &r, &r.handler);
-    qemu_coroutine_yield();
-    if (block_start) {
-        qio_channel_adjust_read_poll(ioc, ctx, get_clock() - block_start);
-    } else {
-        ioc->read_poll_ns = 0;
-    }
+    /* Park in a receive of our own context, published for the waker. */
+    id = aio_co_recv_init(&req);
+    assert(!qatomic_read(&ioc->read_coroutine) &&
+           !qatomic_read(&ioc->read_recv_id));
+    qatomic_set(&ioc->read_ctx, qemu_get_current_aio_context());
+    qatomic_store_release(&ioc->read_recv_id, id);
+    trace_qio_channel_yield_start(ioc, G_IO_IN,
+                                  qemu_get_current_aio_context());
+    ret = klass->io_co_readv(ioc, iov, niov, &req, errp);
     trace_qio_channel_yield_end(ioc, G_IO_IN);
     /* Empty the slot unless qio_channel_wake_read() did. */
-    qatomic_cmpxchg(&ioc->read_coroutine, tag, NULL);
-
-    ret = r.handler.res;
-    if (ret == -ECANCELED || ret == -EINTR || ret == -EAGAIN) {
-        return QIO_CHANNEL_ERR_BLOCK;
-    }
-    if (ret < 0) {
-        error_setg_errno(errp, -ret, "Unable to read from channel '%s'",
-                         ioc->name ? ioc->name : "?");
-        return -1;
-    }
+    qatomic_cmpxchg(&ioc->read_recv_id, id, 0);
     return ret;
 }
 
@@ -784,15 +664,10 @@ static void qio_channel_finalize(Object *obj)
      * A coroutine still parked here would be woken by a handler pointing
      * at freed memory: that is a use-after-free waiting to happen.
      */
-    if (qatomic_read(&ioc->read_coroutine) ||
-        qatomic_read(&ioc->write_coroutine)) {
-        fprintf(stderr, "qemu: channel '%s' freed while a coroutine waits "
-                "on it (read %p, write %p)\n",
-                ioc->name ? ioc->name : "?",
-                (void *)qatomic_read(&ioc->read_coroutine),
-                (void *)qatomic_read(&ioc->write_coroutine));
-        abort();
-    }
+    assert(!qatomic_read(&ioc->read_coroutine) &&
+           !qatomic_read(&ioc->read_recv_id) &&
+           !qatomic_read(&ioc->write_coroutine) &&
+           "a channel must not be freed while a coroutine waits on it");
     g_free(ioc->name);
 }
 

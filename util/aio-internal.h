@@ -24,6 +24,13 @@ struct AioHandler {
     void *opaque;
     bool is_notifier;           /* the context's own eventfd */
     /*
+     * epoll: a coroutine parked in aio_co_recvmsg() on this fd. It rides
+     * along with the fd's handlers: replacing them keeps it, and waking it
+     * replaces the node by one without it. Home thread only (it is set and
+     * cleared there; other threads copy it under list_lock).
+     */
+    AioCoRecv *recv;
+    /*
      * Set (under list_lock) when the handler was replaced or removed; it is
      * then skipped by dispatch and freed once no aio_poll() walks the list
      * and the fd monitor lets go of it. Read without the lock by the home
@@ -142,6 +149,14 @@ struct AioContext {
     unsigned int uring_inflight;                  /* home thread */
     /* aio_add_sqe() completions waiting for dispatch; home thread */
     QSIMPLEQ_HEAD(, CqeHandler) cqe_ready;
+    /*
+     * aio_co_recvmsg() receives still waiting, by id (&req->id to req):
+     * the only way to find one, so that a cancel by id can never reach a
+     * request it was not meant for. Home thread only.
+     */
+    GHashTable *co_recvs;
+    /* io_uring: receives not yet on the ring (see fdmon-io_uring.c) */
+    QLIST_HEAD(, AioCoRecv) co_recv_pending;
 
     /* Busy polling */
     int64_t poll_max_ns;        /* atomic: the limit, 0 = no polling */
@@ -149,6 +164,8 @@ struct AioContext {
     int64_t poll_shrink;        /* atomic: divisor, 0 = back to 0 */
     int64_t poll_ns;            /* home thread: the current poll time */
     bool poll_restart;          /* atomic: new parameters, start at max */
+    /* home thread: when GLib started to block on us after a failed poll */
+    int64_t gsource_block_start;
 
     ThreadPool *thread_pool;
 
@@ -168,6 +185,20 @@ void aio_context_setup_handlers(AioContext *ctx);
 void aio_context_destroy_handlers(AioContext *ctx);
 bool aio_dispatch(AioContext *ctx, int64_t timeout);
 bool aio_handlers_poll_ready(AioContext *ctx);
+/*
+ * The adaptive busy-polling of aio_poll(), for a context that GLib runs
+ * (its GSource): aio_gsource_poll() polls before GLib blocks and returns
+ * true when it found work; aio_gsource_poll_done() adapts the poll time
+ * to how long GLib then blocked. Home thread.
+ */
+bool aio_gsource_poll(AioContext *ctx);
+void aio_gsource_poll_done(AioContext *ctx);
+
+/*
+ * aio-posix.c: takes a waiting receive out of ctx->co_recvs and resumes it
+ * with @ret (epoll: 0 for "readable"). False if it was not waiting.
+ */
+bool aio_co_recv_complete(AioContext *ctx, uint64_t id, ssize_t ret);
 
 /* fdmon-io_uring.c: runs the ready CqeHandlers; true if there were any. */
 bool fdmon_io_uring_dispatch_cqes(AioContext *ctx);
@@ -175,6 +206,18 @@ bool fdmon_io_uring_dispatch_cqes(AioContext *ctx);
 bool fdmon_io_uring_cq_ready(AioContext *ctx);
 /* Hands the queued requests to the kernel now (before busy-polling). */
 void fdmon_io_uring_submit(AioContext *ctx);
+/* Queues @req's receive on the ring (home thread). */
+void fdmon_io_uring_add_recv(AioContext *ctx, AioCoRecv *req);
+/*
+ * Cancels the waiting receive @req: at once if it is not on the ring yet,
+ * else with a cancel request (home thread).
+ */
+void fdmon_io_uring_cancel_recv(AioContext *ctx, AioCoRecv *req);
+/*
+ * Busy-polling: tries the receives not yet on the ring; those that got
+ * data (or an error) complete. True if any did. Home thread.
+ */
+bool fdmon_io_uring_poll_recvs(AioContext *ctx);
 
 /* qemu-timer.c */
 /* ns until the first timer fires: -1 if none, 0 if already expired */

@@ -7,6 +7,14 @@
  * callbacks without holding the lock. Deleted handlers are freed once no
  * aio_poll() is between its wait and its cleanup (ctx->walking == 0) and
  * the fd monitor has let go of them.
+ *
+ * Coroutine receives (aio_co_recvmsg()) live in ctx->co_recvs, by id, in
+ * the home thread only; that table decides whether a receive still waits,
+ * so a completion and a cancel never both resume it. With io_uring a
+ * receive is a ring request (fdmon-io_uring.c). With epoll it is parked on
+ * its fd's handler node (AioHandler.recv), which carries it through any
+ * change of the fd's handlers, so a channel's writer setting its handler
+ * in the same context cannot drop a parked reader.
  */
 #include "qemu/osdep.h"
 #include "aio-internal.h"
@@ -60,16 +68,17 @@ static void free_deleted_handlers_locked(AioContext *ctx)
     }
 }
 
-static void set_handler(AioContext *ctx, AioHandler *new_node, int fd)
+/* The events a node waits for, from its callbacks. */
+static int node_events(AioHandler *node)
 {
-    AioHandler *old;
+    return (node->io_read || node->recv ? G_IO_IN | G_IO_HUP | G_IO_ERR : 0) |
+           (node->io_write ? G_IO_OUT | G_IO_ERR : 0);
+}
 
-    qemu_mutex_lock(&ctx->list_lock);
-    old = new_node && new_node->is_notifier ? NULL : find_handler(ctx, fd);
-    if (!old && !new_node) {
-        qemu_mutex_unlock(&ctx->list_lock);
-        return;
-    }
+/* Puts @new_node (may be NULL) in the place of @old. list_lock held. */
+static void replace_handler_locked(AioContext *ctx, AioHandler *old,
+                                   AioHandler *new_node)
+{
     if (new_node) {
         QLIST_INSERT_HEAD(&ctx->handlers, new_node, node);
         if (!new_node->is_notifier) {
@@ -82,12 +91,63 @@ static void set_handler(AioContext *ctx, AioHandler *new_node, int fd)
     }
     ctx->fdmon_ops->update(ctx, old, new_node);
     free_deleted_handlers_locked(ctx);
+}
+
+static void set_handler(AioContext *ctx, AioHandler *new_node, int fd)
+{
+    AioHandler *old;
+
+    qemu_mutex_lock(&ctx->list_lock);
+    old = new_node && new_node->is_notifier ? NULL : find_handler(ctx, fd);
+    if (old && old->recv) {
+        /* A coroutine receive on the fd outlives the handlers' change. */
+        if (!new_node) {
+            new_node = g_new0(AioHandler, 1);
+            new_node->fd = fd;
+        }
+        new_node->recv = old->recv;
+        new_node->events = node_events(new_node);
+    }
+    if (!old && !new_node) {
+        qemu_mutex_unlock(&ctx->list_lock);
+        return;
+    }
+    replace_handler_locked(ctx, old, new_node);
     qemu_mutex_unlock(&ctx->list_lock);
 
     /* io_uring picks up changes in the home thread: wake it. */
     if (!in_aio_context_home_thread(ctx)) {
         aio_notify(ctx);
     }
+}
+
+/*
+ * epoll: parks (@recv) or unparks (NULL) a coroutine receive on @fd,
+ * keeping the fd's handlers as they are. Home thread.
+ */
+static void set_recv_waiter(AioContext *ctx, int fd, AioCoRecv *recv)
+{
+    AioHandler *old, *node = NULL;
+
+    qemu_mutex_lock(&ctx->list_lock);
+    old = find_handler(ctx, fd);
+    if (recv || (old && (old->io_read || old->io_write || old->io_poll))) {
+        node = g_new0(AioHandler, 1);
+        node->fd = fd;
+        if (old) {
+            node->io_read = old->io_read;
+            node->io_write = old->io_write;
+            node->io_poll = old->io_poll;
+            node->io_poll_ready = old->io_poll_ready;
+            node->opaque = old->opaque;
+        }
+        node->recv = recv;
+        node->events = node_events(node);
+    }
+    if (old || node) {
+        replace_handler_locked(ctx, old, node);
+    }
+    qemu_mutex_unlock(&ctx->list_lock);
 }
 
 void aio_set_fd_handler(AioContext *ctx, int fd, IOHandler *io_read,
@@ -104,15 +164,127 @@ void aio_set_fd_handler(AioContext *ctx, int fd, IOHandler *io_read,
         node->io_poll = io_poll;
         node->io_poll_ready = io_poll_ready;
         node->opaque = opaque;
-        node->events = (io_read ? G_IO_IN | G_IO_HUP | G_IO_ERR : 0) |
-                       (io_write ? G_IO_OUT | G_IO_ERR : 0);
+        node->events = node_events(node);
     }
     set_handler(ctx, node, fd);
+}
+
+/* --- coroutine receives (aio_co_recvmsg) -------------------------------- */
+
+/* Never reused, never 0; shared by all contexts. */
+static uint64_t co_recv_next_id = 1;
+
+uint64_t coroutine_fn aio_co_recv_init(AioCoRecv *req)
+{
+    Coroutine *self;
+
+    assert(qemu_in_coroutine());
+    self = qemu_coroutine_self();
+    *req = (AioCoRecv) {
+        .id = qatomic_fetch_inc(&co_recv_next_id),
+        .ctx = qemu_coroutine_get_aio_context(self),
+        .co = self,
+    };
+    return req->id;
+}
+
+bool aio_co_recv_complete(AioContext *ctx, uint64_t id, ssize_t ret)
+{
+    AioCoRecv *req = g_hash_table_lookup(ctx->co_recvs, &id);
+
+    if (!req) {
+        return false;
+    }
+    g_hash_table_remove(ctx->co_recvs, &id);
+    if (!aio_has_io_uring(ctx)) {
+        set_recv_waiter(ctx, req->fd, NULL);
+    }
+    req->ret = ret;
+    aio_co_wake(req->co);
+    return true;
+}
+
+ssize_t coroutine_fn aio_co_recvmsg(AioCoRecv *req, int fd,
+                                    struct msghdr *msg, int flags)
+{
+    AioContext *ctx = req->ctx;
+    ssize_t n;
+
+    assert(qemu_in_coroutine() && req->co == qemu_coroutine_self());
+    assert(in_aio_context_home_thread(ctx));
+    assert(!g_hash_table_contains(ctx->co_recvs, &req->id));
+    req->fd = fd;
+    req->msg = msg;
+    req->flags = flags;
+    g_hash_table_insert(ctx->co_recvs, &req->id, req);
+    if (aio_has_io_uring(ctx)) {
+        /*
+         * One request: the kernel waits for data and receives it. It goes
+         * to the ring when the context is about to sleep: a busy-poll
+         * before that may find the data first.
+         */
+        fdmon_io_uring_add_recv(ctx, req);
+        qemu_coroutine_yield();
+        return req->ret;
+    }
+
+    set_recv_waiter(ctx, fd, req);
+    qemu_coroutine_yield();
+    /* Unparked by readiness (0) or by a cancel (-ECANCELED). */
+    if (req->ret < 0) {
+        return req->ret;
+    }
+    do {
+        n = recvmsg(fd, msg, flags | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
+}
+
+typedef struct CoRecvCancel {
+    AioContext *ctx;
+    uint64_t id;
+} CoRecvCancel;
+
+static void co_recv_cancel_here(AioContext *ctx, uint64_t id)
+{
+    if (aio_has_io_uring(ctx)) {
+        AioCoRecv *req = g_hash_table_lookup(ctx->co_recvs, &id);
+
+        if (req) {
+            fdmon_io_uring_cancel_recv(ctx, req);
+        }
+    } else {
+        aio_co_recv_complete(ctx, id, -ECANCELED);
+    }
+}
+
+static void co_recv_cancel_bh(void *opaque)
+{
+    CoRecvCancel *c = opaque;
+
+    co_recv_cancel_here(c->ctx, c->id);
+    g_free(c);
+}
+
+void aio_co_recv_cancel(AioContext *ctx, uint64_t id)
+{
+    CoRecvCancel *c;
+
+    if (in_aio_context_home_thread(ctx)) {
+        co_recv_cancel_here(ctx, id);
+        return;
+    }
+    c = g_new(CoRecvCancel, 1);
+    *c = (CoRecvCancel) { .ctx = ctx, .id = id };
+    aio_bh_schedule_oneshot(ctx, co_recv_cancel_bh, c);
 }
 
 void aio_context_setup_handlers(AioContext *ctx)
 {
     AioHandler *node = g_new0(AioHandler, 1);
+
+    ctx->co_recvs = g_hash_table_new(g_int64_hash, g_int64_equal);
+    QLIST_INIT(&ctx->co_recv_pending);
 
     node->fd = ctx->notify_fd;
     node->io_read = aio_notifier_handler();
@@ -136,6 +308,12 @@ void aio_context_destroy_handlers(AioContext *ctx)
         g_free(node);
     }
     qemu_mutex_unlock(&ctx->list_lock);
+    if (g_hash_table_size(ctx->co_recvs)) {
+        fprintf(stderr, "qemu: AioContext %p freed with %u coroutine "
+                "receives still waiting\n", (void *)ctx,
+                g_hash_table_size(ctx->co_recvs));
+    }
+    g_hash_table_unref(ctx->co_recvs);
 }
 
 unsigned int aio_context_handler_count(AioContext *ctx)
@@ -149,10 +327,23 @@ unsigned int aio_context_handler_count(AioContext *ctx)
 }
 
 /*
- * Busy-polls the io_poll callbacks, and with io_uring the completion
- * queue (aio_add_sqe() requests, fd readiness), for up to
- * @max_ns. Returns true when one reported work; ready io_poll handlers
- * are added to @ready, completions are left for the wait.
+ * Has the stream socket @fd bytes (or end of file, or an error) to
+ * receive? Home thread, for busy-polling a parked receive under epoll.
+ */
+static bool recv_would_succeed(int fd)
+{
+    char c;
+
+    return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 ||
+           (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/*
+ * Busy-polls the io_poll callbacks, the receives parked on fds (epoll),
+ * and with io_uring the completion queue (aio_add_sqe() requests,
+ * receives, fd readiness), for up to @max_ns. Returns true when one
+ * reported work; ready handlers are added to @ready, completions are
+ * left for the wait.
  */
 static bool run_poll_handlers(AioContext *ctx, AioReadyList *ready,
                               int64_t max_ns)
@@ -167,7 +358,8 @@ static bool run_poll_handlers(AioContext *ctx, AioReadyList *ready,
 
     qemu_mutex_lock(&ctx->list_lock);
     QLIST_FOREACH(node, &ctx->handlers, node) {
-        if (!node->deleted && node->io_poll && n < G_N_ELEMENTS(pollers)) {
+        if (!node->deleted && (node->io_poll || node->recv) &&
+            n < G_N_ELEMENTS(pollers)) {
             pollers[n++] = node;
         }
     }
@@ -181,15 +373,23 @@ static bool run_poll_handlers(AioContext *ctx, AioReadyList *ready,
     }
     end = get_clock() + max_ns;
     do {
-        if (uring && fdmon_io_uring_cq_ready(ctx)) {
+        if (uring && (fdmon_io_uring_cq_ready(ctx) ||
+                      fdmon_io_uring_poll_recvs(ctx))) {
             found = true;
             break;
         }
         for (size_t i = 0; i < n; i++) {
             node = pollers[i];
-            if (!qatomic_read(&node->deleted) && node->io_poll(node->opaque)) {
+            if (qatomic_read(&node->deleted)) {
+                continue;
+            }
+            if (node->io_poll && node->io_poll(node->opaque)) {
                 /* revents 0 marks "call io_poll_ready" for dispatch */
                 aio_ready_add(ready, node, 0);
+                found = true;
+            } else if (node->recv && recv_would_succeed(node->fd)) {
+                /* A parked receive (epoll): dispatch it as readable. */
+                aio_ready_add(ready, node, G_IO_IN);
                 found = true;
             }
         }
@@ -203,27 +403,33 @@ int64_t aio_context_poll_max_ns(AioContext *ctx)
     return qatomic_read(&ctx->poll_max_ns);
 }
 
-bool aio_context_has_work(AioContext *ctx)
-{
-    return aio_compute_timeout(ctx) == 0 ||
-           (aio_has_io_uring(ctx) && fdmon_io_uring_cq_ready(ctx));
-}
-
-void aio_submit_sqes(AioContext *ctx)
+int64_t aio_context_poll_ns(AioContext *ctx)
 {
     assert(in_aio_context_home_thread(ctx));
-    if (aio_has_io_uring(ctx)) {
-        fdmon_io_uring_submit(ctx);
-    }
+    return ctx->poll_ns;
 }
 
 /*
- * Adaptive polling, as QEMU's iothreads do it: after a wait of @block_ns
- * that polling did not avoid, poll longer next time if the wait was short
- * enough for polling to have caught it, and stop polling (or poll less)
- * when waits are longer than poll-max-ns anyway. So an idle or slow
- * context sleeps at once, while one in a fast request/response exchange
- * spins briefly instead of paying for a sleep and a wake-up.
+ * Waits of up to this many times poll-max-ns count as short enough for
+ * polling to pay: then a failed poll costs at most this fraction of the
+ * time waited.
+ */
+#define AIO_POLL_HORIZON 8
+
+/*
+ * Adaptive polling: after a wait of @block_ns that polling did not avoid,
+ * poll longer next time (from 4 us, times poll-grow, up to poll-max-ns)
+ * if the wait was short, and less (divided by poll-shrink, or not at
+ * all) when it was long. So an idle or slow context sleeps at once, while
+ * one in a fast request/response exchange spins briefly instead of paying
+ * for a sleep and a wake-up.
+ *
+ * Unlike QEMU, "short" is not "shorter than poll-max-ns" but "shorter
+ * than AIO_POLL_HORIZON times that": the wait measured includes the
+ * wake-up of the sleeping thread, which on a virtual machine alone can
+ * take longer than poll-max-ns, so that by QEMU's rule a context whose
+ * peer answers within a few microseconds would never start polling
+ * again once it stopped.
  */
 static void adjust_poll_time(AioContext *ctx, int64_t block_ns,
                              int64_t max_ns)
@@ -231,12 +437,65 @@ static void adjust_poll_time(AioContext *ctx, int64_t block_ns,
     int64_t grow = qatomic_read(&ctx->poll_grow);
     int64_t shrink = qatomic_read(&ctx->poll_shrink);
 
-    if (block_ns > max_ns) {
+    if (block_ns > max_ns * AIO_POLL_HORIZON) {
         ctx->poll_ns = shrink ? ctx->poll_ns / shrink : 0;
     } else if (ctx->poll_ns < max_ns && block_ns > ctx->poll_ns) {
         ctx->poll_ns = ctx->poll_ns ? ctx->poll_ns * (grow ? grow : 2) :
                        4000;
         ctx->poll_ns = MIN(ctx->poll_ns, max_ns);
+    }
+}
+
+/* aio_poll()'s poll time after new parameters. Home thread. */
+static void poll_params_restart(AioContext *ctx, int64_t max_ns)
+{
+    if (unlikely(qatomic_read(&ctx->poll_restart)) &&
+        qatomic_xchg(&ctx->poll_restart, false)) {
+        /* New parameters: poll for the maximum until waits say otherwise */
+        ctx->poll_ns = max_ns;
+    }
+}
+
+bool aio_gsource_poll(AioContext *ctx)
+{
+    AioReady stack_ready[16];
+    AioReadyList ready = { .v = stack_ready, .cap = 16 };
+    int64_t max_ns = qatomic_read(&ctx->poll_max_ns);
+    bool found;
+
+    ctx->gsource_block_start = 0;
+    if (!max_ns) {
+        return false;
+    }
+    poll_params_restart(ctx, max_ns);
+    if (!ctx->poll_ns) {
+        ctx->gsource_block_start = get_clock();
+        return false;
+    }
+    qemu_mutex_lock(&ctx->list_lock);
+    ctx->walking++;
+    qemu_mutex_unlock(&ctx->list_lock);
+    /* What it finds, the dispatch's own wait finds again. */
+    found = run_poll_handlers(ctx, &ready, ctx->poll_ns);
+    qemu_mutex_lock(&ctx->list_lock);
+    ctx->walking--;
+    free_deleted_handlers_locked(ctx);
+    qemu_mutex_unlock(&ctx->list_lock);
+    if (ready.on_heap) {
+        g_free(ready.v);
+    }
+    if (!found) {
+        ctx->gsource_block_start = get_clock();
+    }
+    return found;
+}
+
+void aio_gsource_poll_done(AioContext *ctx)
+{
+    if (ctx->gsource_block_start) {
+        adjust_poll_time(ctx, get_clock() - ctx->gsource_block_start,
+                         qatomic_read(&ctx->poll_max_ns));
+        ctx->gsource_block_start = 0;
     }
 }
 
@@ -270,6 +529,15 @@ static bool dispatch_ready(AioContext *ctx, AioReadyList *ready)
         if (!qatomic_read(&node->deleted) &&
             (revents & (G_IO_OUT | G_IO_ERR)) && node->io_write) {
             node->io_write(node->opaque);
+            progress = true;
+        }
+        /*
+         * A receive parked on the fd (epoll): a live node still holds it,
+         * because waking or cancelling it replaces the node.
+         */
+        if (!qatomic_read(&node->deleted) &&
+            (revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) && node->recv) {
+            aio_co_recv_complete(ctx, node->recv->id, 0);
             progress = true;
         }
     }
@@ -308,11 +576,7 @@ bool aio_poll(AioContext *ctx, bool blocking)
     }
     timeout = blocking ? aio_compute_timeout(ctx) : 0;
     poll_max_ns = qatomic_read(&ctx->poll_max_ns);
-    if (unlikely(qatomic_read(&ctx->poll_restart)) &&
-        qatomic_xchg(&ctx->poll_restart, false)) {
-        /* New parameters: poll for the maximum until waits say otherwise */
-        ctx->poll_ns = poll_max_ns;
-    }
+    poll_params_restart(ctx, poll_max_ns);
     if (timeout != 0 && poll_max_ns) {
         if (ctx->poll_ns && run_poll_handlers(ctx, &ready, ctx->poll_ns)) {
             timeout = 0;

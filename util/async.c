@@ -397,14 +397,23 @@ static gboolean aio_ctx_prepare(GSource *source, gint *timeout)
 
     qatomic_set(&ctx->notify_me, qatomic_read(&ctx->notify_me) | 1);
     smp_mb();
-    if (ctx->fdmon_ops->gsource_prepare) {
-        ctx->fdmon_ops->gsource_prepare(ctx);
-    }
     ns = aio_compute_timeout(ctx);
     if (ns < 0) {
         *timeout = -1;
     } else {
         *timeout = (gint)MIN(DIV_ROUND_UP(ns, SCALE_MS), G_MAXINT);
+    }
+    /*
+     * About to block in GLib: busy-poll first, as aio_poll() would, with
+     * the context's own adaptive settings (the main loop's clients and
+     * coroutine receives get the same polling as an iothread's).
+     */
+    if (*timeout != 0 && aio_gsource_poll(ctx)) {
+        *timeout = 0;
+    }
+    /* Then hand the fd monitor what it must watch while GLib blocks. */
+    if (ctx->fdmon_ops->gsource_prepare) {
+        ctx->fdmon_ops->gsource_prepare(ctx);
     }
     return *timeout == 0;
 }
@@ -414,6 +423,7 @@ static gboolean aio_ctx_check(GSource *source)
     AioContext *ctx = (AioContext *)source;
 
     qatomic_set(&ctx->notify_me, qatomic_read(&ctx->notify_me) & ~1);
+    aio_gsource_poll_done(ctx);
     return g_source_query_unix_fd(source, ctx->gsource_tag) ||
            qatomic_read(&ctx->notified) || aio_bh_pending(ctx) ||
            aio_timers_deadline(ctx) == 0;

@@ -15,6 +15,17 @@
  * data is the CqeHandler's address with the low bit set (AioHandlers have
  * it clear; POLL_REMOVE and cancel requests carry 0). Their completions
  * are queued on ctx->cqe_ready during the wait and dispatched afterwards.
+ *
+ * Coroutine receives (aio_co_recvmsg()) are RECVMSG requests whose user
+ * data is not an address but the receive's id, shifted left by two with
+ * bit 1 set: a cancel (by user data) can only ever match the receive it
+ * was meant for, never a later request that happens to sit at the same
+ * address. Their completion is looked up in ctx->co_recvs by id. A
+ * receive waits on ctx->co_recv_pending until the context is about to
+ * sleep (the wait, or GLib's prepare): busy-polling tries it with a plain
+ * recvmsg() meanwhile, and one that gets its data so never reaches the
+ * ring. Its completion is then queued on ctx->cqe_ready as the ring's
+ * would be.
  */
 #include "qemu/osdep.h"
 #include "aio-internal.h"
@@ -62,6 +73,12 @@ static void fdmon_io_uring_update(AioContext *ctx, AioHandler *old_node,
 }
 
 #define CQE_HANDLER_TAG ((uintptr_t)1)
+#define CO_RECV_TAG ((uint64_t)2)
+
+static uint64_t co_recv_user_data(uint64_t id)
+{
+    return id << 2 | CO_RECV_TAG;
+}
 
 static struct io_uring_sqe *get_sqe(AioContext *ctx)
 {
@@ -74,6 +91,8 @@ static struct io_uring_sqe *get_sqe(AioContext *ctx)
     }
     return sqe;
 }
+
+static void flush_recvs(AioContext *ctx);
 
 /* Turn the queued changes into requests. Home thread, list_lock held. */
 static void prepare_sqes_locked(AioContext *ctx)
@@ -111,6 +130,7 @@ static void fdmon_io_uring_wait(AioContext *ctx, AioReadyList *ready,
     qemu_mutex_lock(&ctx->list_lock);
     prepare_sqes_locked(ctx);
     qemu_mutex_unlock(&ctx->list_lock);
+    flush_recvs(ctx);
 
     if (timeout == 0) {
         io_uring_submit(&ctx->ring);
@@ -129,6 +149,19 @@ static void fdmon_io_uring_wait(AioContext *ctx, AioReadyList *ready,
         AioHandler *node = io_uring_cqe_get_data(cqe);
 
         n++;
+        if (cqe->user_data & CO_RECV_TAG) {
+            uint64_t id = cqe->user_data >> 2;
+            AioCoRecv *req = g_hash_table_lookup(ctx->co_recvs, &id);
+
+            /* Not waiting any more: its cancel is what completed. */
+            if (req) {
+                g_hash_table_remove(ctx->co_recvs, &id);
+                req->cqe.res = cqe->res;
+                req->cqe.flags = cqe->flags;
+                QSIMPLEQ_INSERT_TAIL(&ctx->cqe_ready, &req->cqe, next);
+            }
+            continue;
+        }
         if ((uintptr_t)node & CQE_HANDLER_TAG) {
             CqeHandler *h = (CqeHandler *)((uintptr_t)node &
                                            ~CQE_HANDLER_TAG);
@@ -203,13 +236,85 @@ void aio_add_sqe(void (*prep_sqe)(struct io_uring_sqe *sqe, void *opaque),
                                         CQE_HANDLER_TAG));
 }
 
-void aio_cancel_sqe(AioContext *ctx, CqeHandler *handler)
+static void co_recv_done(CqeHandler *handler)
+{
+    AioCoRecv *req = container_of(handler, AioCoRecv, cqe);
+
+    req->ret = handler->res;
+    aio_co_wake(req->co);
+}
+
+void fdmon_io_uring_add_recv(AioContext *ctx, AioCoRecv *req)
+{
+    assert(aio_has_io_uring(ctx) && in_aio_context_home_thread(ctx));
+    req->cqe.cb = co_recv_done;
+    req->pending = true;
+    QLIST_INSERT_HEAD(&ctx->co_recv_pending, req, pending_next);
+}
+
+/* The receives go to the ring: the context is about to sleep. */
+static void flush_recvs(AioContext *ctx)
+{
+    AioCoRecv *req;
+
+    while ((req = QLIST_FIRST(&ctx->co_recv_pending))) {
+        struct io_uring_sqe *sqe = get_sqe(ctx);
+
+        QLIST_REMOVE(req, pending_next);
+        req->pending = false;
+        io_uring_prep_recvmsg(sqe, req->fd, req->msg, req->flags);
+        sqe->user_data = co_recv_user_data(req->id);
+    }
+}
+
+/* A receive done without the ring: dispatched like a completion. */
+static void complete_pending_recv(AioContext *ctx, AioCoRecv *req,
+                                  int32_t res)
+{
+    QLIST_REMOVE(req, pending_next);
+    req->pending = false;
+    g_hash_table_remove(ctx->co_recvs, &req->id);
+    req->cqe.res = res;
+    req->cqe.flags = 0;
+    QSIMPLEQ_INSERT_TAIL(&ctx->cqe_ready, &req->cqe, next);
+}
+
+bool fdmon_io_uring_poll_recvs(AioContext *ctx)
+{
+    AioCoRecv *req, *next;
+    bool found = false;
+
+    QLIST_FOREACH_SAFE(req, &ctx->co_recv_pending, pending_next, next) {
+        ssize_t n = recvmsg(req->fd, req->msg, req->flags | MSG_DONTWAIT);
+
+        if (n >= 0) {
+            complete_pending_recv(ctx, req, n);
+            found = true;
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+                   errno != EINTR) {
+            complete_pending_recv(ctx, req, -errno);
+            found = true;
+        }
+    }
+    return found;
+}
+
+void fdmon_io_uring_cancel_recv(AioContext *ctx, AioCoRecv *req)
 {
     struct io_uring_sqe *sqe;
 
     assert(aio_has_io_uring(ctx) && in_aio_context_home_thread(ctx));
+    if (req->pending) {
+        /* Never reached the kernel: resume it now. */
+        QLIST_REMOVE(req, pending_next);
+        req->pending = false;
+        g_hash_table_remove(ctx->co_recvs, &req->id);
+        req->ret = -ECANCELED;
+        aio_co_wake(req->co);
+        return;
+    }
     sqe = get_sqe(ctx);
-    io_uring_prep_cancel64(sqe, (uintptr_t)handler | CQE_HANDLER_TAG, 0);
+    io_uring_prep_cancel64(sqe, co_recv_user_data(req->id), 0);
     io_uring_sqe_set_data(sqe, NULL);
 }
 
@@ -242,6 +347,7 @@ static void fdmon_io_uring_gsource_prepare(AioContext *ctx)
     qemu_mutex_lock(&ctx->list_lock);
     prepare_sqes_locked(ctx);
     qemu_mutex_unlock(&ctx->list_lock);
+    flush_recvs(ctx);
     io_uring_submit(&ctx->ring);
 }
 
@@ -275,7 +381,9 @@ bool fdmon_io_uring_setup(AioContext *ctx)
     }
     probe = io_uring_get_probe_ring(&ctx->ring);
     ok = probe && io_uring_opcode_supported(probe, IORING_OP_POLL_ADD) &&
-         io_uring_opcode_supported(probe, IORING_OP_POLL_REMOVE);
+         io_uring_opcode_supported(probe, IORING_OP_POLL_REMOVE) &&
+         io_uring_opcode_supported(probe, IORING_OP_RECVMSG) &&
+         io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL);
     if (probe) {
         io_uring_free_probe(probe);
     }

@@ -147,8 +147,13 @@ GSource *aio_get_g_source(AioContext *ctx);
 ThreadPool *aio_get_thread_pool(AioContext *ctx);
 
 /*
- * Busy-polling: before blocking, call the io_poll callbacks for up to
- * @max_ns. 0 (the default) disables it.
+ * Busy-polling: before blocking (in aio_poll(), or in GLib's poll when
+ * GLib runs the context), poll the io_poll callbacks, the coroutine
+ * receives (aio_co_recvmsg()) and the ring's completions for up to the
+ * context's adaptive poll time, which grows (times @grow, default 2) up
+ * to @max_ns while waits are short and shrinks (divided by @shrink, or to
+ * 0 when @shrink is 0) when they are long. 0 for @max_ns (the default)
+ * disables it. Any thread.
  */
 void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns,
                                  int64_t grow, int64_t shrink, Error **errp);
@@ -157,14 +162,11 @@ void aio_context_set_poll_params(AioContext *ctx, int64_t max_ns,
 int64_t aio_context_poll_max_ns(AioContext *ctx);
 
 /*
- * For a coroutine of @ctx that busy-polls on its own (home thread): does
- * @ctx have something to run (a notify, a bottom half, a due timer, a
- * completion)? Then it should stop polling and yield.
+ * The context's current adaptive poll time: how long its next wait will
+ * busy-poll (fd handlers' io_poll, coroutine receives, completions) before
+ * it sleeps; 0 when it sleeps at once. Home thread (tests, traces).
  */
-bool aio_context_has_work(AioContext *ctx);
-
-/* Submits @ctx's queued io_uring requests now (home thread). */
-void aio_submit_sqes(AioContext *ctx);
+int64_t aio_context_poll_ns(AioContext *ctx);
 
 /* "epoll" or "io_uring": which fd monitor the context uses. */
 const char *aio_context_fdmon_name(AioContext *ctx);
@@ -204,17 +206,87 @@ bool aio_has_io_uring(AioContext *ctx);
 void aio_add_sqe(void (*prep_sqe)(struct io_uring_sqe *sqe, void *opaque),
                  void *opaque, CqeHandler *handler);
 
-/**
- * aio_cancel_sqe:
- * @ctx: the context the request was added in; the current thread must be
- *       its home thread
- * @handler: the handler the request was added with
+/*
+ * Coroutine receives: "wait until this fd is readable, then receive into
+ * this msghdr" as one primitive of the context, for stream sockets read
+ * by a coroutine (the socket channel's io_co_readv()).
  *
- * Asks the kernel to cancel the request: it then completes with
- * -ECANCELED, or normally if it finished first. A @handler whose request
- * is gone already is harmless (nothing matches it).
+ * Where the context's fd monitor is io_uring it is one receive request
+ * on the context's ring, so one io_uring_enter waits and reads; under
+ * epoll it is a readiness wait on the fd in the context followed by
+ * recvmsg(). The caller sees the same behaviour either way. Busy-polling
+ * is the context's own (poll-max-ns, poll-grow, poll-shrink): before the
+ * context sleeps, it polls the waiting receives' sockets for its adaptive
+ * poll time (with io_uring, a receive goes to the ring only when the
+ * context is about to sleep, so a poll that finds the data costs no ring
+ * request and no wake-up by the kernel).
+ *
+ * A receive has an id that is never reused (a 64-bit counter shared by
+ * all contexts), so aio_co_recv_cancel() cancels that receive or
+ * nothing, even if it comes late, when the caller's stack already holds
+ * another request at the same address.
  */
-void aio_cancel_sqe(AioContext *ctx, CqeHandler *handler);
+typedef struct AioCoRecv {
+    /* All private to util/; the caller only provides the storage. */
+    uint64_t id;
+    AioContext *ctx;
+    Coroutine *co;
+    int fd;
+    int flags;
+    struct msghdr *msg;
+    ssize_t ret;
+    CqeHandler cqe;             /* io_uring completion */
+    bool pending;               /* io_uring: queued, not yet on the ring */
+    QLIST_ENTRY(AioCoRecv) pending_next;
+} AioCoRecv;
+
+/**
+ * aio_co_recv_init:
+ * @req: the caller's storage for one receive (usually on its stack)
+ *
+ * Prepares @req for one aio_co_recvmsg() by the calling coroutine in its
+ * AioContext, and gives it a new id, so that the caller can publish the
+ * id (for aio_co_recv_cancel() by others) before it starts to wait.
+ * Coroutine only.
+ *
+ * Returns: the id, never 0 and never returned again.
+ */
+uint64_t coroutine_fn aio_co_recv_init(AioCoRecv *req);
+
+/**
+ * aio_co_recvmsg:
+ * @req: prepared by aio_co_recv_init() in this coroutine, not used since
+ * @fd: a stream socket (blocking or not)
+ * @msg: where to receive (iovecs only: no ancillary data); owned by the
+ *       caller, must stay valid until this returns
+ * @flags: recvmsg() flags
+ *
+ * Waits until @fd is readable and receives into @msg, in the calling
+ * coroutine's AioContext (whose home thread must be the current one).
+ * Callers that expect data to be there already should try a plain
+ * non-blocking read first: this always waits for the fd monitor.
+ * Coroutine only.
+ *
+ * Returns: the number of bytes received, 0 at end of file, -ECANCELED
+ * when aio_co_recv_cancel() came first, -EAGAIN when the fd was readable
+ * but the receive found nothing after all, or another negative errno.
+ */
+ssize_t coroutine_fn aio_co_recvmsg(AioCoRecv *req, int fd,
+                                    struct msghdr *msg, int flags);
+
+/**
+ * aio_co_recv_cancel:
+ * @ctx: the context the receive waits in
+ * @id: the receive's id (aio_co_recv_init())
+ *
+ * Ends the receive @id if it is still waiting: its aio_co_recvmsg()
+ * returns -ECANCELED, or the data it received if that came first. A
+ * receive that is over already, or an id that @ctx never saw, is left
+ * alone. Any thread: in @ctx's home thread it acts at once (the waiting
+ * coroutine resumes once the caller yields or returns to the event
+ * loop), from another thread through a bottom half of @ctx.
+ */
+void aio_co_recv_cancel(AioContext *ctx, uint64_t id);
 
 /* Live fd handlers, and bottom halves not yet deleted (for tests). */
 unsigned int aio_context_handler_count(AioContext *ctx);

@@ -53,21 +53,21 @@ struct QIOChannel {
      * The waiting coroutine of each direction and the context its fd
      * handler sits in. Written by the waiting coroutine's thread and read
      * by the other direction's thread (and by qio_channel_wake_read()), so
-     * always accessed atomically: a coroutine is published with release
+     * always accessed atomically: a waiter is published with release
      * after its context, and read with acquire before it.
      */
     AioContext *read_ctx;
-    /*
-     * The parked reader: a Coroutine, or, for a reader whose read is an
-     * io_uring request in flight (qio_channel_co_readv()), the address of
-     * that request's CqeHandler with the low bit set.
-     */
+    /* A reader parked in qio_channel_yield(G_IO_IN), or NULL. */
     Coroutine *read_coroutine;
     /*
-     * How long qio_channel_co_readv() polls the channel before it waits
-     * (adaptive, up to the context's poll-max-ns); its reader only.
+     * A reader parked in a receive of its context (qio_channel_co_readv()
+     * through the backend's io_co_readv): that receive's id
+     * (aio_co_recv_init()), or 0. At most one of read_coroutine and
+     * read_recv_id is set. qio_channel_wake_read() cancels the receive by
+     * this id, which is never reused, so a late cancel finds nothing
+     * rather than someone else's request.
      */
-    int64_t read_poll_ns;
+    uint64_t read_recv_id;
     AioContext *write_ctx;
     Coroutine *write_coroutine;
     bool follow_coroutine_ctx;
@@ -97,18 +97,27 @@ struct QIOChannelClass {
     /*
      * Sets the fd handlers of the channel's fd(s): @io_read in @read_ctx
      * and @io_write in @write_ctx; a NULL context leaves that direction
-     * untouched. Channels with nothing to poll leave it NULL.
+     * untouched. Mandatory for every class that can return
+     * QIO_CHANNEL_ERR_BLOCK; a channel with nothing to poll implements it
+     * as an explicit no-op.
      */
     void (*io_set_aio_fd_handler)(QIOChannel *ioc, AioContext *read_ctx,
                                   IOHandler *io_read, AioContext *write_ctx,
                                   IOHandler *io_write, void *opaque);
     int (*io_flush)(QIOChannel *ioc, Error **errp);
     /*
-     * Optional: prepares an io_uring request that receives into
-     * @msg->msg_iov (no file descriptors), for qio_channel_co_readv().
+     * Optional, for qio_channel_co_readv() when the channel follows its
+     * coroutine's context: waits until the channel is readable and reads
+     * into @iov (no file descriptors), as one receive of the calling
+     * coroutine's AioContext, using @req, which the caller prepared with
+     * aio_co_recv_init() and published for qio_channel_wake_read().
+     * Returns what io_readv returns; QIO_CHANNEL_ERR_BLOCK when the
+     * receive was cancelled or found nothing after all. Coroutine only.
      */
-    void (*io_prep_uring_recv)(QIOChannel *ioc, struct io_uring_sqe *sqe,
-                               struct msghdr *msg);
+    ssize_t coroutine_fn (*io_co_readv)(QIOChannel *ioc,
+                                        const struct iovec *iov,
+                                        size_t niov, AioCoRecv *req,
+                                        Error **errp);
 };
 
 /* Features */
@@ -197,8 +206,9 @@ int qio_channel_set_blocking(QIOChannel *ioc, bool enabled, Error **errp);
  * qio_channel_set_follow_coroutine_ctx:
  * With @enabled, qio_channel_yield() waits in the calling coroutine's
  * AioContext; without (the default), in the iohandler context, which only
- * the main loop runs. Consumers in iothreads set it once, right after
- * making the channel.
+ * the main loop runs, so only coroutines of the main thread may then wait
+ * on the channel. Consumers in iothreads set it once, right after making
+ * the channel.
  */
 void qio_channel_set_follow_coroutine_ctx(QIOChannel *ioc, bool enabled);
 
@@ -251,22 +261,28 @@ GSource *qio_channel_add_watch_source(QIOChannel *ioc,
  * @condition: G_IO_IN or G_IO_OUT
  *
  * Suspends the calling coroutine until the channel is ready for
- * @condition, or until qio_channel_wake_read() (for G_IO_IN). The fd
- * handler is installed in the context chosen by follow-coroutine-ctx and
- * removed again before this returns. At most one coroutine may wait per
- * direction (asserted).
+ * @condition, until qio_channel_wake_read() (for G_IO_IN), or until
+ * someone re-enters the coroutine directly (then the wait's slot is
+ * emptied here). The fd handler is installed in the context chosen by
+ * follow-coroutine-ctx and removed again before this returns. At most one
+ * coroutine may wait per direction (asserted). Without
+ * follow-coroutine-ctx the wait is in the iohandler context, so only
+ * coroutines of the main thread may call this (asserted).
  */
 void coroutine_fn qio_channel_yield(QIOChannel *ioc, GIOCondition condition);
 
 /**
  * qio_channel_wake_read:
- * Wakes the coroutine waiting in qio_channel_yield(G_IO_IN) or
+ * @ioc: the channel
+ *
+ * Wakes the coroutine waiting in qio_channel_yield(G_IO_IN) or in
  * qio_channel_co_readv(), if any; it resumes in its own context (the
- * latter once its io_uring read was cancelled, or completed with data
- * that it then returns: nothing is lost). Any thread. A wake that comes
- * before the reader has started to wait is not remembered: callers that
- * must not lose it run the wake in the reader's own context (a bottom
- * half there).
+ * latter once its receive was cancelled, or completed with data that it
+ * then returns: nothing is lost). Any thread; from the reader's own
+ * thread the cancel is immediate, from another it goes through a bottom
+ * half of the reader's context. A wake that comes before the reader has
+ * started to wait is not remembered: callers that must not lose it run
+ * the wake in the reader's own context (a bottom half there).
  */
 void qio_channel_wake_read(QIOChannel *ioc);
 
@@ -277,15 +293,17 @@ void qio_channel_wake_read(QIOChannel *ioc);
  * @niov: the number of elements of @iov
  * @errp: error object
  *
- * Reads what is there; if nothing is, waits as qio_channel_yield(G_IO_IN)
- * would and then reads. When the channel follows the coroutine's context,
- * that context's fd monitor is io_uring and the backend can, waiting and
- * reading are one io_uring request on the context's ring: one system call
- * instead of a failed read, a wait and a read. Coroutine only.
+ * Reads what is there; if nothing is, waits and then reads. When the
+ * channel follows the coroutine's context and the backend has
+ * io_co_readv, waiting and reading are one receive of the context
+ * (aio_co_recvmsg(): one system call where the fd monitor can do both),
+ * and the context's adaptive busy-polling covers the wait; else the
+ * coroutine waits as qio_channel_yield(G_IO_IN) would and reads again.
+ * Coroutine only.
  *
  * Returns: the number of bytes read, 0 at end of file, -1 with @errp set,
  * or QIO_CHANNEL_ERR_BLOCK when qio_channel_wake_read() woke the reader
- * before data came.
+ * before data came (or the wake-up found nothing after all).
  */
 ssize_t coroutine_fn qio_channel_co_readv(QIOChannel *ioc,
                                           const struct iovec *iov,
