@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * QIOChannelNull: reads give end of file, writes vanish.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * QIOChannelTLS: TLS over another channel.
  *
@@ -140,7 +141,11 @@ static QIOChannelTLS *qio_channel_tls_new(QIOChannel *master,
     if (qio_channel_has_feature(master, QIO_CHANNEL_FEATURE_SHUTDOWN)) {
         qio_channel_set_feature(ioc, QIO_CHANNEL_FEATURE_SHUTDOWN);
     }
-    /* Trap T6: wait where the master's users wait. */
+    /*
+     * Wait where the master's users wait: a TLS channel that waited in the
+     * iohandler context while its coroutine lives in an IOThread would
+     * never be woken there.
+     */
     qio_channel_set_follow_coroutine_ctx(ioc, master->follow_coroutine_ctx);
     qcrypto_tls_session_set_callbacks(session,
                                       qio_channel_tls_write_handler,

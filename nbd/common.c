@@ -271,7 +271,7 @@ ssize_t coroutine_fn nbd_recv_buf_fill(NBDRecvBuf *rb, QIOChannel *ioc,
         .iov_base = rb->buf + rb->len,
         .iov_len = NBD_RECV_BUF_SIZE - rb->len,
     };
-    /* Waits and reads in one io_uring request where it can. */
+    /* Where the backend can, waiting and reading are one step. */
     n = qio_channel_co_readv(ioc, &iov, 1, errp);
     if (n > 0) {
         rb->len += n;

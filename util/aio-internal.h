@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * AioContext internals, shared by async.c (bottom halves, coroutine
  * scheduling, the GSource), aio-posix.c (fd handlers and aio_poll),

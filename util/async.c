@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * AioContext life cycle, bottom halves, aio_notify, coroutine scheduling and
  * the GSource that runs a context inside a GLib main loop.

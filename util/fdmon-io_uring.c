@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * fd monitoring with io_uring one-shot POLL_ADD requests.
  *

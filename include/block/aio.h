@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * AioContext: an event loop for fd handlers, bottom halves, timers and
  * coroutines.

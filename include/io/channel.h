@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * QIOChannel: a byte stream (socket, file, pipe pair, TLS session...) with
  * optional fd passing, used from coroutines or blocking code alike.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * TLS credentials, sessions and channels: x509 (with peer verification),
  * PSK and anonymous handshakes moving real data, refused peers (wrong CA,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The channel contract: per-direction waits in the waiting coroutine's own
  * AioContext, across iothreads; a reader woken from another thread resumes
