@@ -22,6 +22,7 @@
 #include "qom/object_interfaces.h"
 #include "qapi/error.h"
 #include "qemu-img.h"
+#include "block/qcow2-img.h"
 
 
 
@@ -91,7 +92,7 @@ void help(void)
 "        [--start-offset=offset] [--max-length=len] [--output=ofmt] [-U]\n"
 "        filename\n"
 "\n"
-"Image formats: raw (qcow2 is not supported yet).\n"
+"Image formats: raw, qcow2.\n"
 "Sizes take k, M, G, T, P or E suffixes (binary units).\n"
 "Cache modes: none, writeback, writethrough, directsync, unsafe.\n"
 "'--output' is 'human' (default) or 'json'.\n"
@@ -178,11 +179,6 @@ BlockBackend *img_open(const char *name, const ImgOpenOptions *o)
     if (o->force_share) {
         flags |= BDRV_O_FORCE_SHARE;
     }
-    if (o->fmt && !strcmp(o->fmt, "qcow2")) {
-        error_report("Could not open '%s': image format 'qcow2' is not "
-                     "supported yet", name);
-        return NULL;
-    }
 
     if (o->image_opts) {
         g_autoptr(KeyVal) kv = keyval_parse(name, NULL, &local_err);
@@ -196,12 +192,6 @@ BlockBackend *img_open(const char *name, const ImgOpenOptions *o)
                                 (o->writable ? 0 : BDRV_FILL_READ_ONLY) |
                                 (o->cache ? BDRV_FILL_CACHE : 0) |
                                 (o->force_share ? BDRV_FILL_FORCE_SHARE : 0));
-        if (keyval_has(kv, "driver") &&
-            !strcmp(keyval_get(kv, "driver"), "qcow2")) {
-            error_report("Could not open '%s': image format 'qcow2' is not "
-                         "supported yet", name);
-            return NULL;
-        }
         bs = bdrv_open_blockdev(kv, &local_err);
         if (!bs) {
             error_reportf_err(local_err, "Could not open '%s': ", name);
@@ -290,6 +280,137 @@ void progress_end(Progress *p)
 
 /* info */
 
+/* The backing file's name as seen from where qemu-img runs. */
+static char *img_full_backing_name(const char *image, const char *backing)
+{
+    g_autofree char *dir = NULL;
+
+    if (g_path_is_absolute(backing) || strstr(backing, "://") ||
+        !strchr(image, '/')) {
+        return g_strdup(backing);
+    }
+    dir = g_path_get_dirname(image);
+    return g_build_filename(dir, backing, NULL);
+}
+
+/* One image of "qemu-img info": human lines, or a JSON object. */
+static void img_info_append(GString *out, BlockDriverState *bs,
+                            const char *filename, int64_t size,
+                            int64_t actual, OutputFormat ofmt, bool chain)
+{
+    const char *ind = chain ? "        " : "    ";
+    const char *obr = chain ? "    {\n" : "{\n";
+    const char *cbr = chain ? "    }" : "}";
+    Qcow2ImageInfo qi;
+    bool qcow2 = qcow2_get_image_info(bs, &qi);
+    g_autofree char *full = qcow2 && qi.backing_file ?
+                            img_full_backing_name(filename,
+                                                  qi.backing_file) : NULL;
+
+    if (ofmt == OFORMAT_JSON) {
+        g_string_append(out, obr);
+        if (qcow2 && qi.backing_file && qi.backing_fmt) {
+            g_string_append_printf(out, "%s\"backing-filename-format\": ",
+                                   ind);
+            json_string(out, qi.backing_fmt);
+            g_string_append(out, ",\n");
+        }
+        g_string_append_printf(out, "%s\"virtual-size\": %" PRId64 ",\n",
+                               ind, size);
+        g_string_append_printf(out, "%s\"filename\": ", ind);
+        json_string(out, filename);
+        g_string_append(out, ",\n");
+        if (qcow2) {
+            g_string_append_printf(out, "%s\"cluster-size\": %" PRIu32
+                                   ",\n", ind, qi.cluster_size);
+        }
+        g_string_append_printf(out, "%s\"format\": ", ind);
+        json_string(out, bdrv_get_format_name(bs));
+        g_string_append(out, ",\n");
+        if (actual >= 0) {
+            g_string_append_printf(out, "%s\"actual-size\": %" PRId64 ",\n",
+                                   ind, actual);
+        }
+        if (qcow2) {
+            g_string_append_printf(out, "%s\"format-specific\": {\n"
+                                   "%s    \"type\": \"qcow2\",\n"
+                                   "%s    \"data\": {\n"
+                                   "%s        \"compat\": \"%s\",\n"
+                                   "%s        \"compression-type\": \"%s\"",
+                                   ind, ind, ind, ind,
+                                   qi.version >= 3 ? "1.1" : "0.10", ind,
+                                   qi.compression_type);
+            if (qi.version >= 3) {
+                g_string_append_printf(out, ",\n%s        \"lazy-refcounts\": "
+                                       "%s", ind,
+                                       qi.lazy_refcounts ? "true" : "false");
+            }
+            g_string_append_printf(out, ",\n%s        \"refcount-bits\": %d",
+                                   ind, qi.refcount_bits);
+            if (qi.version >= 3) {
+                g_string_append_printf(out, ",\n%s        \"corrupt\": %s,\n"
+                                       "%s        \"extended-l2\": %s", ind,
+                                       qi.corrupt ? "true" : "false", ind,
+                                       qi.extended_l2 ? "true" : "false");
+            }
+            g_string_append_printf(out, "\n%s    }\n%s},\n", ind, ind);
+            if (qi.backing_file) {
+                g_string_append_printf(out, "%s\"full-backing-filename\": ",
+                                       ind);
+                json_string(out, full);
+                g_string_append_printf(out, ",\n%s\"backing-filename\": ",
+                                       ind);
+                json_string(out, qi.backing_file);
+                g_string_append(out, ",\n");
+            }
+        }
+        g_string_append_printf(out, "%s\"dirty-flag\": %s\n%s", ind,
+                               qcow2 && qi.dirty ? "true" : "false", cbr);
+    } else {
+        g_autofree char *vsize = size_to_str(size);
+        g_autofree char *dsize = actual >= 0 ? size_to_str(actual) :
+                                 g_strdup("unavailable");
+
+        g_string_append_printf(out, "image: %s\nfile format: %s\n"
+                               "virtual size: %s (%" PRId64 " bytes)\n"
+                               "disk size: %s\n", filename,
+                               bdrv_get_format_name(bs), vsize, size, dsize);
+        if (!qcow2) {
+            return;
+        }
+        g_string_append_printf(out, "cluster_size: %" PRIu32 "\n",
+                               qi.cluster_size);
+        if (qi.backing_file) {
+            g_string_append_printf(out, "backing file: %s", qi.backing_file);
+            if (strcmp(full, qi.backing_file)) {
+                g_string_append_printf(out, " (actual path: %s)", full);
+            }
+            g_string_append(out, "\n");
+            if (qi.backing_fmt) {
+                g_string_append_printf(out, "backing file format: %s\n",
+                                       qi.backing_fmt);
+            }
+        }
+        g_string_append_printf(out, "Format specific information:\n"
+                               "    compat: %s\n"
+                               "    compression type: %s\n",
+                               qi.version >= 3 ? "1.1" : "0.10",
+                               qi.compression_type);
+        if (qi.version >= 3) {
+            g_string_append_printf(out, "    lazy refcounts: %s\n",
+                                   qi.lazy_refcounts ? "true" : "false");
+        }
+        g_string_append_printf(out, "    refcount bits: %d\n",
+                               qi.refcount_bits);
+        if (qi.version >= 3) {
+            g_string_append_printf(out, "    corrupt: %s\n"
+                                   "    extended l2: %s\n",
+                                   qi.corrupt ? "true" : "false",
+                                   qi.extended_l2 ? "true" : "false");
+        }
+    }
+}
+
 static int img_info(int argc, char **argv)
 {
     static const struct option lopt[] = {
@@ -306,7 +427,7 @@ static int img_info(int argc, char **argv)
     OutputFormat ofmt = OFORMAT_HUMAN;
     bool chain = false;
     g_autoptr(GString) out = g_string_new(NULL);
-    const char *name, *filename, *ind;
+    const char *name, *filename;
     BlockBackend *blk;
     int64_t size, actual;
     int c;
@@ -359,32 +480,30 @@ static int img_info(int argc, char **argv)
     actual = img_actual_size(blk);
     filename = img_filename(blk, name, o.image_opts);
 
-    if (ofmt == OFORMAT_JSON) {
-        ind = chain ? "        " : "    ";
-        g_string_append(out, chain ? "[\n    {\n" : "{\n");
-        g_string_append_printf(out, "%s\"virtual-size\": %" PRId64 ",\n",
-                               ind, size);
-        g_string_append_printf(out, "%s\"filename\": ", ind);
-        json_string(out, filename);
-        g_string_append_printf(out, ",\n%s\"format\": ", ind);
-        json_string(out, bdrv_get_format_name(blk_bs(blk)));
-        g_string_append(out, ",\n");
-        if (actual >= 0) {
-            g_string_append_printf(out, "%s\"actual-size\": %" PRId64 ",\n",
-                                   ind, actual);
-        }
-        g_string_append_printf(out, "%s\"dirty-flag\": false\n", ind);
-        g_string_append(out, chain ? "    }\n]\n" : "}\n");
-    } else {
-        g_autofree char *vsize = size_to_str(size);
-        g_autofree char *dsize = actual >= 0 ? size_to_str(actual) :
-                                 g_strdup("unavailable");
+    if (ofmt == OFORMAT_JSON && chain) {
+        g_string_append(out, "[\n");
+    }
+    for (BlockDriverState *bs = blk_bs(blk); bs;
+         bs = chain ? qcow2_get_backing(bs) : NULL) {
+        if (bs != blk_bs(blk)) {
+            filename = bdrv_get_filename(bs);
+            size = bdrv_getlength(bs);
+            actual = -1;
+            if (bdrv_get_file(bs) && *bdrv_get_filename(bdrv_get_file(bs))) {
+                struct stat st;
 
-        g_string_append_printf(out, "image: %s\nfile format: %s\n"
-                               "virtual size: %s (%" PRId64 " bytes)\n"
-                               "disk size: %s\n", filename,
-                               bdrv_get_format_name(blk_bs(blk)), vsize,
-                               size, dsize);
+                if (stat(bdrv_get_filename(bdrv_get_file(bs)), &st) == 0) {
+                    actual = (int64_t)st.st_blocks * 512;
+                }
+            }
+            g_string_append(out, ofmt == OFORMAT_JSON ? ",\n" : "\n");
+        }
+        img_info_append(out, bs, filename, size, actual, ofmt, chain);
+    }
+    if (ofmt == OFORMAT_JSON && chain) {
+        g_string_append(out, "\n]\n");
+    } else if (ofmt == OFORMAT_JSON) {
+        g_string_append(out, "\n");
     }
     fputs(out->str, stdout);
     blk_unref(blk);
@@ -393,6 +512,76 @@ static int img_info(int argc, char **argv)
 
 /* create */
 
+/* Parses an on/off create option. */
+static bool img_create_bool(const char *key, const char *val, bool *out)
+{
+    if (!strcmp(val, "on") || !strcmp(val, "true")) {
+        *out = true;
+    } else if (!strcmp(val, "off") || !strcmp(val, "false")) {
+        *out = false;
+    } else {
+        error_report("Parameter '%s' expects 'on' or 'off'", key);
+        return false;
+    }
+    return true;
+}
+
+/* One -o key=value of create; false (reported) when it is invalid. */
+static bool img_create_option(const char *fmt, const char *key,
+                              const char *val, Qcow2CreateOptions *q)
+{
+    bool qcow2 = !strcmp(fmt, "qcow2");
+
+    if (!strcmp(key, "size")) {
+        q->size = parse_size_or_die(val, "Image size");
+    } else if (!strcmp(key, "preallocation")) {
+        q->preallocation = g_strdup(val);
+    } else if (qcow2 && !strcmp(key, "cluster_size")) {
+        int64_t v = parse_size_or_die(val, "Cluster size");
+
+        if (v > UINT32_MAX || v <= 0) {
+            error_report("Invalid cluster size: %s", val);
+            return false;
+        }
+        q->cluster_size = v;
+    } else if (qcow2 && !strcmp(key, "compat")) {
+        if (!strcmp(val, "0.10") || !strcmp(val, "v2")) {
+            q->version = 2;
+        } else if (!strcmp(val, "1.1") || !strcmp(val, "v3")) {
+            q->version = 3;
+        } else {
+            error_report("Invalid parameter '%s'", val);
+            return false;
+        }
+    } else if (qcow2 && !strcmp(key, "backing_file")) {
+        q->backing_file = g_strdup(val);
+    } else if (qcow2 && !strcmp(key, "backing_fmt")) {
+        q->backing_fmt = g_strdup(val);
+    } else if (qcow2 && !strcmp(key, "lazy_refcounts")) {
+        return img_create_bool(key, val, &q->lazy_refcounts);
+    } else if (qcow2 && !strcmp(key, "extended_l2")) {
+        return img_create_bool(key, val, &q->extended_l2);
+    } else if (qcow2 && !strcmp(key, "refcount_bits")) {
+        int64_t v = qemuio_cvtnum(val);
+
+        if (v <= 0 || v > 64) {
+            error_report("Invalid refcount_bits: %s", val);
+            return false;
+        }
+        q->refcount_bits = v;
+    } else if (qcow2 && !strcmp(key, "compression_type")) {
+        if (strcmp(val, "zlib")) {
+            error_report("compression_type=%s is not supported yet "
+                         "(images are created with zlib)", val);
+            return false;
+        }
+    } else {
+        error_report("Invalid parameter '%s'", key);
+        return false;
+    }
+    return true;
+}
+
 static int img_create(int argc, char **argv)
 {
     static const struct option lopt[] = {
@@ -400,8 +589,9 @@ static int img_create(int argc, char **argv)
         { "object", required_argument, NULL, OPTION_OBJECT },
         { NULL, 0, NULL, 0 }
     };
-    const char *fmt = "raw", *prealloc = NULL;
-    int64_t size = -1;
+    const char *fmt = "raw";
+    Qcow2CreateOptions q = { .size = -1 };
+    g_autoptr(GPtrArray) optstrs = g_ptr_array_new();
     Error *local_err = NULL;
     bool quiet = false;
     int c;
@@ -412,35 +602,17 @@ static int img_create(int argc, char **argv)
             help();
             return 0;
         case 'F':
+            q.backing_fmt = optarg;
+            break;
         case 'b':
-            error_report("Backing files are not supported: raw images have "
-                         "none");
-            return 1;
+            q.backing_file = optarg;
+            break;
         case 'f':
             fmt = optarg;
             break;
-        case 'o': {
-            g_autoptr(KeyVal) kv = keyval_parse(optarg, NULL, &local_err);
-
-            if (!kv) {
-                error_report_err(local_err);
-                return 1;
-            }
-            for (size_t i = 0; i < keyval_count(kv); i++) {
-                const char *key = keyval_nth_key(kv, i);
-                const char *val = keyval_nth_value(kv, i);
-
-                if (!strcmp(key, "size")) {
-                    size = parse_size_or_die(val, "Image size");
-                } else if (!strcmp(key, "preallocation")) {
-                    prealloc = g_strdup(val);
-                } else {
-                    error_report("Invalid parameter '%s'", key);
-                    return 1;
-                }
-            }
+        case 'o':
+            g_ptr_array_add(optstrs, optarg);
             break;
-        }
         case 'q':
             quiet = true;
             break;
@@ -453,6 +625,21 @@ static int img_create(int argc, char **argv)
             bad_option(c, argv);
         }
     }
+    for (guint i = 0; i < optstrs->len; i++) {
+        g_autoptr(KeyVal) kv = keyval_parse(g_ptr_array_index(optstrs, i),
+                                            NULL, &local_err);
+
+        if (!kv) {
+            error_report_err(local_err);
+            return 1;
+        }
+        for (size_t j = 0; j < keyval_count(kv); j++) {
+            if (!img_create_option(fmt, keyval_nth_key(kv, j),
+                                   keyval_nth_value(kv, j), &q)) {
+                return 1;
+            }
+        }
+    }
     if (optind >= argc) {
         error_exit("Expecting image file name");
     }
@@ -460,14 +647,26 @@ static int img_create(int argc, char **argv)
         error_exit("Unexpected argument: %s", argv[optind + 2]);
     }
     if (optind + 1 < argc) {
-        size = parse_size_or_die(argv[optind + 1], "Image size");
+        q.size = parse_size_or_die(argv[optind + 1], "Image size");
     }
-    if (size < 0) {
+    if (!strcmp(fmt, "qcow2")) {
+        if (!qcow2_img_create(argv[optind], &q, quiet, &local_err)) {
+            error_reportf_err(local_err, "%s: ", argv[optind]);
+            return 1;
+        }
+        return 0;
+    }
+    if (q.backing_file || q.backing_fmt) {
+        error_report("Backing files are not supported: %s images have "
+                     "none", fmt);
+        return 1;
+    }
+    if (q.size < 0) {
         error_report("%s: Image creation needs a size parameter",
                      argv[optind]);
         return 1;
     }
-    if (!bdrv_img_create(argv[optind], fmt, size, prealloc, quiet,
+    if (!bdrv_img_create(argv[optind], fmt, q.size, q.preallocation, quiet,
                          &local_err)) {
         error_reportf_err(local_err, "%s: ", argv[optind]);
         return 1;
