@@ -110,7 +110,7 @@ static bool qcow2_preallocate(const char *filename, const char *mode,
         } else if (!strcmp(mode, "falloc")) {
             err = st.st_size ? posix_fallocate(fd, 0, st.st_size) : 0;
         } else {
-            /* full: every block written (zeroes where it reads zero). */
+            /* full: every block written back, holes become zeroes. */
             g_autofree uint8_t *buf = g_malloc(1 << 20);
 
             for (off_t off = 0; off < st.st_size && !err; off += 1 << 20) {
@@ -118,8 +118,7 @@ static bool qcow2_preallocate(const char *filename, const char *mode,
 
                 if (pread(fd, buf, n, off) != (ssize_t)n) {
                     err = EIO;
-                } else if (buffer_is_zero(buf, n) &&
-                           pwrite(fd, buf, n, off) != (ssize_t)n) {
+                } else if (pwrite(fd, buf, n, off) != (ssize_t)n) {
                     err = errno ? errno : EIO;
                 }
             }

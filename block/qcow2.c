@@ -15,6 +15,7 @@
  * refcounts) and images marked corrupt are opened read-only only.
  */
 #include "qemu/osdep.h"
+#include "config-host.h"
 #include "qemu/cutils.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
