@@ -438,9 +438,12 @@ static void qcow2_inflight_end(Qcow2InflightAlloc *a)
     qemu_co_queue_restart_all(&a->waiters);
 }
 
-/* Drops the host clusters an old L2 entry held. */
-static void coroutine_fn qcow2_free_entry(BlockDriverState *bs,
-                                          uint64_t entry)
+/*
+ * Drops the host clusters an old L2 entry held. An error leaves them
+ * leaked (or reports corruption), the mapping is already gone.
+ */
+static int coroutine_fn qcow2_free_entry(BlockDriverState *bs,
+                                         uint64_t entry)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t host, bytes;
@@ -448,17 +451,15 @@ static void coroutine_fn qcow2_free_entry(BlockDriverState *bs,
     switch (qcow2_get_cluster_type(entry)) {
     case QCOW2_CLUSTER_NORMAL:
     case QCOW2_CLUSTER_ZERO_ALLOC:
-        qcow2_update_refcount(bs, entry & L2E_OFFSET_MASK, s->cluster_size,
-                              -1);
-        break;
+        return qcow2_update_refcount(bs, entry & L2E_OFFSET_MASK,
+                                     s->cluster_size, -1);
     case QCOW2_CLUSTER_COMPRESSED:
         qcow2_compressed_extent(entry, s->cluster_bits, &host, &bytes);
-        qcow2_update_refcount(bs, qcow2_start_of_cluster(s, host),
-                              qcow2_offset_into_cluster(s, host) + bytes,
-                              -1);
-        break;
+        return qcow2_update_refcount(bs, qcow2_start_of_cluster(s, host),
+                                     qcow2_offset_into_cluster(s, host) +
+                                     bytes, -1);
     default:
-        break;
+        return 0;
     }
 }
 
@@ -470,7 +471,7 @@ static void coroutine_fn qcow2_free_entry(BlockDriverState *bs,
  */
 static int coroutine_fn qcow2_link_clusters(BlockDriverState *bs,
                                             uint64_t guest, uint64_t n,
-                                            uint64_t host)
+                                            uint64_t host, bool *linked)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t l2_index = (guest >> s->cluster_bits) & (s->l2_size - 1);
@@ -479,6 +480,7 @@ static int coroutine_fn qcow2_link_clusters(BlockDriverState *bs,
     uint8_t *table;
     int ret;
 
+    *linked = false;
     ret = qcow2_get_l2_table(bs, guest, true, &l2_offset, &table);
     if (ret < 0) {
         return ret;
@@ -497,10 +499,13 @@ static int coroutine_fn qcow2_link_clusters(BlockDriverState *bs,
         }
         return ret;
     }
+    *linked = true;
     for (i = 0; i < n; i++) {
-        qcow2_free_entry(bs, old[i]);
+        int r = qcow2_free_entry(bs, old[i]);
+
+        ret = ret < 0 ? ret : r;
     }
-    return 0;
+    return ret;
 }
 
 /*
@@ -522,6 +527,7 @@ static int coroutine_fn qcow2_write_new(BlockDriverState *bs,
     g_autofree uint8_t *tail_buf = NULL;
     QEMUIOVector hq, tq, wq;
     const char *what;
+    bool linked = false;
     int64_t host;
     int ret;
 
@@ -567,9 +573,9 @@ out:
     qemu_iovec_destroy(&wq);
     qemu_co_mutex_lock(&s->lock);
     if (ret == 0) {
-        ret = qcow2_link_clusters(bs, gs, n, host);
+        ret = qcow2_link_clusters(bs, gs, n, host, &linked);
     }
-    if (ret < 0) {
+    if (ret < 0 && !linked) {
         qcow2_update_refcount(bs, host, a->bytes, -1);
     }
     return ret;
@@ -743,7 +749,12 @@ int coroutine_fn qcow2_co_zero_or_discard(BlockDriverState *bs,
                 break;
             }
             for (i = lo; i < hi; i++) {
-                qcow2_free_entry(bs, old[i]);
+                int r = qcow2_free_entry(bs, old[i]);
+
+                ret = ret < 0 ? ret : r;
+            }
+            if (ret < 0) {
+                break;
             }
         }
 next:
@@ -781,7 +792,8 @@ int coroutine_fn qcow2_co_preallocate(BlockDriverState *bs)
                 ret = alloc;
                 break;
             }
-            ret = qcow2_link_clusters(bs, offset, clusters, alloc);
+            ret = qcow2_link_clusters(bs, offset, clusters, alloc,
+                                      &copied);
             if (ret < 0) {
                 break;
             }
