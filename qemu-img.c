@@ -528,14 +528,16 @@ static bool img_create_bool(const char *key, const char *val, bool *out)
 
 /* One -o key=value of create; false (reported) when it is invalid. */
 static bool img_create_option(const char *fmt, const char *key,
-                              const char *val, Qcow2CreateOptions *q)
+                              const char *val, Qcow2CreateOptions *q,
+                              GPtrArray *keep)
 {
     bool qcow2 = !strcmp(fmt, "qcow2");
 
     if (!strcmp(key, "size")) {
         q->size = parse_size_or_die(val, "Image size");
     } else if (!strcmp(key, "preallocation")) {
-        q->preallocation = g_strdup(val);
+        g_ptr_array_add(keep, g_strdup(val));
+        q->preallocation = g_ptr_array_index(keep, keep->len - 1);
     } else if (qcow2 && !strcmp(key, "cluster_size")) {
         int64_t v = parse_size_or_die(val, "Cluster size");
 
@@ -554,9 +556,11 @@ static bool img_create_option(const char *fmt, const char *key,
             return false;
         }
     } else if (qcow2 && !strcmp(key, "backing_file")) {
-        q->backing_file = g_strdup(val);
+        g_ptr_array_add(keep, g_strdup(val));
+        q->backing_file = g_ptr_array_index(keep, keep->len - 1);
     } else if (qcow2 && !strcmp(key, "backing_fmt")) {
-        q->backing_fmt = g_strdup(val);
+        g_ptr_array_add(keep, g_strdup(val));
+        q->backing_fmt = g_ptr_array_index(keep, keep->len - 1);
     } else if (qcow2 && !strcmp(key, "lazy_refcounts")) {
         return img_create_bool(key, val, &q->lazy_refcounts);
     } else if (qcow2 && !strcmp(key, "extended_l2")) {
@@ -592,6 +596,7 @@ static int img_create(int argc, char **argv)
     const char *fmt = "raw";
     Qcow2CreateOptions q = { .size = -1 };
     g_autoptr(GPtrArray) optstrs = g_ptr_array_new();
+    g_autoptr(GPtrArray) keep = g_ptr_array_new_with_free_func(g_free);
     Error *local_err = NULL;
     bool quiet = false;
     int c;
@@ -635,7 +640,7 @@ static int img_create(int argc, char **argv)
         }
         for (size_t j = 0; j < keyval_count(kv); j++) {
             if (!img_create_option(fmt, keyval_nth_key(kv, j),
-                                   keyval_nth_value(kv, j), &q)) {
+                                   keyval_nth_value(kv, j), &q, keep)) {
                 return 1;
             }
         }
