@@ -220,7 +220,8 @@ bool qcow2_img_create(const char *filename, const Qcow2CreateOptions *opts,
         error_setg(errp, "Image creation needs a size parameter");
         return false;
     }
-    size = isize;
+    /* Sizes are whole sectors, rounded up as qemu-img does. */
+    size = QEMU_ALIGN_UP((uint64_t)isize, 512);
     if (size > BDRV_MAX_LENGTH) {
         error_setg(errp, "Image size too large");
         return false;
@@ -231,7 +232,7 @@ bool qcow2_img_create(const char *filename, const Qcow2CreateOptions *opts,
                    PRIu32 " bytes", cs);
         return false;
     }
-    l1_clusters = DIV_ROUND_UP(MAX(l1_size, 1) * 8, cs);
+    l1_clusters = DIV_ROUND_UP(l1_size * 8, cs);
     per_block = (uint64_t)cs * 8 / refcount_bits;
 
     /* Header, refcount table, refcount blocks, L1: a fixed point. */
@@ -257,7 +258,8 @@ bool qcow2_img_create(const char *filename, const Qcow2CreateOptions *opts,
     h.l1_size = l1_size;
     h.refcount_table_offset = (uint64_t)cs;
     h.refcount_table_clusters = rt_clusters;
-    h.l1_table_offset = (uint64_t)(1 + rt_clusters + blocks) * cs;
+    h.l1_table_offset = l1_size ? (uint64_t)(1 + rt_clusters + blocks) * cs :
+                        0;
     h.refcount_order = order;
     h.header_length = version >= 3 ? 112 : QCOW2_HEADER_V2_SIZE;
 
