@@ -550,6 +550,11 @@ static int coroutine_fn qcow2_read_snapshots(BlockDriverState *bs,
         }
         s->snapshots[i].l1_table_offset = l1_off;
         s->snapshots[i].l1_size = l1_size;
+        /* The last entry's padding need not be in the file. */
+        if (s->file_size - pos < sizeof(hdr) + extra + id_len + name_len) {
+            error_setg(errp, "Snapshot table is past the end of the file");
+            return -EINVAL;
+        }
         pos += entry;
         if (pos - s->snapshots_offset > 64 * 1024 * 1024) {
             error_setg(errp, "Snapshot table too large");
@@ -557,10 +562,6 @@ static int coroutine_fn qcow2_read_snapshots(BlockDriverState *bs,
         }
     }
     s->snapshots_size = pos - s->snapshots_offset;
-    if (pos > s->file_size) {
-        error_setg(errp, "Snapshot table is past the end of the file");
-        return -EINVAL;
-    }
     return 0;
 }
 
