@@ -314,11 +314,12 @@ bool qcow2_img_create(const char *filename, const Qcow2CreateOptions *opts,
                "%s%s%s%s%s lazy_refcounts=off refcount_bits=%d\n",
                filename, cs, strcmp(prealloc, "off") ? " preallocation=" :
                "", strcmp(prealloc, "off") ? prealloc : "", size,
+               !opts->version ? "" : version == 2 ? " compat=0.10" :
+               " compat=1.1",
                opts->backing_file ? " backing_file=" : "",
                opts->backing_file ? opts->backing_file : "",
                opts->backing_fmt ? " backing_fmt=" : "",
-               opts->backing_fmt ? opts->backing_fmt : "",
-               version == 2 ? " compat=0.10" : "", refcount_bits);
+               opts->backing_fmt ? opts->backing_fmt : "", refcount_bits);
         fflush(stdout);
     }
 
