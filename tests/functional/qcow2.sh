@@ -121,6 +121,18 @@ diff "$D/deb.json" "$D/ours.json" >&2 ||
 "$QIMG" info --backing-chain "$D/chain/top.qcow2" >"$D/out.txt" ||
     fail "info --backing-chain"
 [ "$(grep -c '^image:' "$D/out.txt")" = 3 ] || fail "info: chain of 3"
+for args in "$D/chain/top.qcow2" "$D/chain/mid.qcow2" \
+            "--backing-chain $D/chain/top.qcow2" \
+            "--output=json $D/chain/top.qcow2" \
+            "--output=json --backing-chain $D/chain/top.qcow2" \
+            "$D/deb-0.10-4096-c.qcow2"; do
+    # shellcheck disable=SC2086
+    qemu-img info $args | grep -v "disk size\|actual-size" >"$D/deb.txt"
+    # shellcheck disable=SC2086
+    "$QIMG" info $args | grep -v "disk size\|actual-size" >"$D/ours.txt"
+    diff "$D/deb.txt" "$D/ours.txt" >&2 ||
+        fail "info $args differs from Debian's"
+done
 ok "backing chains read through, relative to the image's directory"
 
 # 3. Writes: the same commands through ours and Debian's qemu-io on
@@ -178,6 +190,17 @@ same "$D/snap.qcow2" "$D/src.raw"
 ok "overwrites of compressed and snapshot-shared clusters copy on write"
 
 # 4. Images we create: options, then writes checked against Python.
+for opts in "-o compat=0.10" "-o cluster_size=4096,preallocation=metadata" \
+            "-o refcount_bits=8,compat=1.1" "-b chain/top.qcow2 -F qcow2" \
+            "-o compat=0.10,backing_file=chain/top.qcow2,backing_fmt=qcow2"; do
+    # shellcheck disable=SC2086
+    qemu-img create -f qcow2 $opts "$D/x.qcow2" 1M >"$D/deb.txt" 2>&1
+    # shellcheck disable=SC2086
+    "$QIMG" create -f qcow2 $opts "$D/x.qcow2" 1M >"$D/ours.txt" 2>&1 ||
+        fail "create $opts: $(cat "$D/ours.txt")"
+    diff "$D/deb.txt" "$D/ours.txt" >&2 ||
+        fail "create $opts: message differs from Debian's"
+done
 for opts in "" compat=0.10 cluster_size=512 cluster_size=2M \
             compat=0.10,cluster_size=4096 refcount_bits=1 refcount_bits=64 \
             preallocation=metadata preallocation=falloc preallocation=full; do
