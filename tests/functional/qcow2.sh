@@ -315,11 +315,21 @@ EOF
     same "$D/n.qcow2" "$D/ref.raw"
     cmp -s "$D/nbd.raw" "$D/ref.raw" || fail "data read over NBD"
     # A chain served read-only reads as Debian reads it.
-    start_nbd ro -f qcow2 -r -k "$D/ro.sock" "$D/chain/top.qcow2" ||
+    start_nbd ro -f qcow2 -r -t -k "$D/ro.sock" "$D/chain/top.qcow2" ||
         fail "qemu-nbd of a chain"
     qemu-img convert -f raw -O raw "nbd+unix:///?socket=$D/ro.sock" \
         "$D/ours.raw" || fail "read of a chain over NBD"
     cmp -s "$D/ours.raw" "$D/chain.raw" || fail "chain over NBD differs"
+    nbdinfo --map "nbd+unix:///?socket=$D/ro.sock" >"$D/ours.map" ||
+        fail "nbdinfo --map of a chain"
+    if command -v qemu-nbd >/dev/null; then
+        qemu-nbd --fork --pid-file "$D/deb.pid" -r -f qcow2 \
+            -k "$D/deb.sock" "$D/chain/top.qcow2" || fail "Debian's qemu-nbd"
+        DAEMONS="$DAEMONS $(cat "$D/deb.pid")"
+        nbdinfo --map "nbd+unix:///?socket=$D/deb.sock" >"$D/deb.map"
+        diff "$D/deb.map" "$D/ours.map" >&2 ||
+            fail "block status of a chain differs from Debian's qemu-nbd's"
+    fi
     ok "qemu-nbd -f qcow2: concurrent writers in 2 iothreads, check clean"
 else
     echo "SKIP: nbdinfo is not installed (NBD part)"
