@@ -270,7 +270,8 @@ ok "refcount table and blocks grow"
 if command -v nbdinfo >/dev/null; then
     qemu-img create -q -f qcow2 -o cluster_size=4096 "$D/n.qcow2" 8M
     start_nbd nbd -f qcow2 -k "$D/n.sock" -t -e 16 --iothreads 2 \
-        --cache=none "$D/n.qcow2" || fail "qemu-nbd -f qcow2"
+        --cache=none --discard=unmap "$D/n.qcow2" ||
+        fail "qemu-nbd -f qcow2"
     URI="nbd+unix:///?socket=$D/n.sock"
     pids=()
     # Disjoint new clusters: writer i writes every 8th cluster.
@@ -278,6 +279,23 @@ if command -v nbdinfo >/dev/null; then
         cmds=()
         for j in $(seq 0 31); do
             cmds+=(-c "write -P $((i + 1)) $(((j * 8 + i) * 4096 + 1000)) 3000")
+        done
+        qemu-io -f raw "${cmds[@]}" "$URI" >/dev/null & pids+=($!)
+    done
+    # Zero writes and discards between allocations: writer i owns every
+    # 4th cluster from 6 MiB, writes it, zeroes or discards it, and
+    # writes part of it again.
+    for i in 0 1 2 3; do
+        cmds=()
+        for j in $(seq 0 15); do
+            c=$((6291456 + (j * 4 + i) * 4096))
+            cmds+=(-c "write -P $((0x70 + i)) $c 4096")
+            if [ $((j % 2)) = 0 ]; then
+                cmds+=(-c "write -z $c 4096")
+            else
+                cmds+=(-c "discard $c 4096")
+            fi
+            cmds+=(-c "write -P $((0x78 + i)) $((c + 512)) 1024")
         done
         qemu-io -f raw "${cmds[@]}" "$URI" >/dev/null & pids+=($!)
     done
@@ -310,6 +328,9 @@ for i in range(4):
     for j in range(32):
         off = 4194304 + j * 4096 + i * 1024
         d[off:off + 1024] = bytes([0x40 + i]) * 1024
+    for j in range(16):
+        off = 6291456 + (j * 4 + i) * 4096 + 512
+        d[off:off + 1024] = bytes([0x78 + i]) * 1024
 open(sys.argv[1], 'wb').write(d)
 EOF
     same "$D/n.qcow2" "$D/ref.raw"
@@ -395,6 +416,31 @@ qemu-img create -q -f qcow2 -o extended_l2=on "$D/ext.qcow2" 1M
 "$QIO" -r -c 'read 0 4k' "$D/ext.qcow2" >"$D/out.txt" 2>&1 &&
     fail "extended L2 image opened"
 grep -q "subclusters" "$D/out.txt" || fail "extended L2: $(cat "$D/out.txt")"
+# Snapshot table entries that point outside the file.
+corrupt "snapshot table past EOF" "Snapshot table offset invalid" \
+    set nb_snapshots 1 snapshots_offset 0x40000000
+cp "$D/good.qcow2" "$D/snapbase.qcow2"
+qemu-img snapshot -c s1 "$D/snapbase.qcow2"
+SN=$($CRAFT "$D/snapbase.qcow2" get snapshots_offset)
+cp "$D/snapbase.qcow2" "$D/bad.qcow2"
+python3 -c 'import struct, sys
+f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2]))
+f.write(struct.pack(">Q", 0x40000000))' "$D/bad.qcow2" "$SN"
+"$QIO" -r -c 'read 0 4k' "$D/bad.qcow2" >"$D/out.txt" 2>&1 &&
+    fail "snapshot L1 past EOF: opened"
+grep -q "Snapshot 0 has an invalid L1 table" "$D/out.txt" ||
+    fail "snapshot L1 past EOF: $(cat "$D/out.txt")"
+# A missing backing file, and one of an unknown format.
+qemu-img create -q -f qcow2 -u -b nothere.qcow2 -F qcow2 "$D/nob.qcow2" 1M
+"$QIO" -r -c 'read 0 4k' "$D/nob.qcow2" >"$D/out.txt" 2>&1 &&
+    fail "missing backing file: opened"
+grep -q "Could not open backing file 'nothere.qcow2'" "$D/out.txt" ||
+    fail "missing backing file: $(cat "$D/out.txt")"
+qemu-img create -q -f qcow2 -u -b good.qcow2 -F vmdk "$D/vmdk.qcow2" 1M
+"$QIO" -r -c 'read 0 4k' "$D/vmdk.qcow2" >"$D/out.txt" 2>&1 &&
+    fail "unknown backing format: opened"
+grep -q "Unknown backing file format 'vmdk'" "$D/out.txt" ||
+    fail "unknown backing format: $(cat "$D/out.txt")"
 # A dirty image still reads (read-only).
 cp "$D/good.qcow2" "$D/dirty.qcow2"
 $CRAFT "$D/dirty.qcow2" set incompatible_features 1
