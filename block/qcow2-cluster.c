@@ -463,6 +463,25 @@ static int coroutine_fn qcow2_free_entry(BlockDriverState *bs,
     }
 }
 
+/*
+ * Passes a discard of a data cluster that is free now down to the file
+ * (when it allows discards), so that the space goes back to the host.
+ * Best effort: the cluster is free whatever the file says.
+ */
+static void coroutine_fn qcow2_discard_host_cluster(BlockDriverState *bs,
+                                                    uint64_t entry)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t host = entry & L2E_OFFSET_MASK, rc;
+    Qcow2ClusterType type = qcow2_get_cluster_type(entry);
+
+    if ((type != QCOW2_CLUSTER_NORMAL && type != QCOW2_CLUSTER_ZERO_ALLOC) ||
+        qcow2_get_refcount(bs, host >> s->cluster_bits, &rc) < 0 || rc) {
+        return;
+    }
+    bdrv_co_pdiscard(bs->file, host, s->cluster_size);
+}
+
 /* Writes */
 
 /*
@@ -752,6 +771,9 @@ int coroutine_fn qcow2_co_zero_or_discard(BlockDriverState *bs,
                 int r = qcow2_free_entry(bs, old[i]);
 
                 ret = ret < 0 ? ret : r;
+                if (r == 0) {
+                    qcow2_discard_host_cluster(bs, old[i]);
+                }
             }
             if (ret < 0) {
                 break;

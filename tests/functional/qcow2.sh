@@ -265,6 +265,20 @@ qemu-io -r -c 'read -P 0x61 0 20M' -c 'read -P 0 20M 3M' \
 grep -q "verification failed" "$D/out.txt" && fail "grown image's data"
 ok "refcount table and blocks grow"
 
+# 5b. Discard and zero writes with unmap give the space back to the host.
+"$QIMG" create -q -f qcow2 "$D/dd.qcow2" 16M
+"$QIO" -c 'write -P 1 0 16M' "$D/dd.qcow2" >/dev/null
+full=$(du -k "$D/dd.qcow2" | cut -f1)
+"$QIO" -d unmap -c 'discard 0 8M' -c 'write -z -u 8M 4M' "$D/dd.qcow2" \
+    >/dev/null || fail "discard"
+[ "$(du -k "$D/dd.qcow2" | cut -f1)" -lt $((full - 10000)) ] ||
+    fail "discard: the file kept its blocks ($(du -k "$D/dd.qcow2"))"
+check "$D/dd.qcow2"
+qemu-io -r -c 'read -P 0 0 12M' -c 'read -P 1 12M 4M' "$D/dd.qcow2" \
+    >"$D/out.txt"
+grep -q "verification failed" "$D/out.txt" && fail "discarded image's data"
+ok "discard and unmapping zero writes free host space"
+
 # 6. qemu-nbd -f qcow2: Debian's qemu-io writes, nbdinfo and qemu-img
 #    read; several writers in two iothreads.
 if command -v nbdinfo >/dev/null; then
