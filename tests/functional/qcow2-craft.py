@@ -7,6 +7,7 @@ usage: qcow2-craft.py IMAGE COMMAND ARGS...
   get FIELD                  print a header field (decimal)
   set FIELD VALUE...         set header fields (FIELD VALUE pairs)
   set-l1 INDEX VALUE         set an L1 entry
+  set-rt INDEX VALUE         set a refcount table entry
   get-l2 GUEST_OFFSET        print the L2 entry of a guest offset
   set-l2 GUEST_OFFSET VALUE  set the L2 entry of a guest offset
   l2-table GUEST_OFFSET      print the offset of the L2 table it uses
@@ -14,8 +15,8 @@ usage: qcow2-craft.py IMAGE COMMAND ARGS...
   host-cluster GUEST_OFFSET  print the host cluster index of its data
 
 Numbers may be given in hex (0x...); negative ones are taken modulo 2^64
-(what bash arithmetic makes of 0x8000000000000000 | X). Only what the tests need: 16-bit
-refcounts for set-refcount.
+(what bash arithmetic makes of 0x8000000000000000 | X). Only what the
+tests need: 16-bit refcounts for set-refcount.
 """
 import struct
 import sys
@@ -74,6 +75,8 @@ def main():
                 wr(f, *FIELDS[args[i]], args[i + 1])
         elif cmd == 'set-l1':
             wr(f, rd(f, 40, '>Q') + 8 * args[0], '>Q', args[1])
+        elif cmd == 'set-rt':
+            wr(f, rd(f, 48, '>Q') + 8 * args[0], '>Q', args[1])
         elif cmd == 'get-l2':
             print(rd(f, l2_entry_pos(f, args[0])[1], '>Q'))
         elif cmd == 'set-l2':

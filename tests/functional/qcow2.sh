@@ -317,7 +317,8 @@ if command -v nbdinfo >/dev/null; then
     for i in 0 1 2 3; do
         cmds=()
         for j in $(seq 0 31); do
-            cmds+=(-c "write -P $((0x40 + i)) $((4194304 + j * 4096 + i * 1024)) 1024")
+            off=$((4194304 + j * 4096 + i * 1024))
+            cmds+=(-c "write -P $((0x40 + i)) $off 1024")
         done
         qemu-io -f raw "${cmds[@]}" "$URI" >/dev/null & pids+=($!)
     done
@@ -408,6 +409,12 @@ corrupt "L1 on refcount table" "Active L1 table overlaps" \
 corrupt "L1 in header" "inside the header" set l1_table_offset 0
 corrupt "refcount table past EOF" "Reference count table at .* past the end" \
     set refcount_table_offset 0x40000000
+corrupt "refcount block past EOF" "Refcount block 0 at offset .* past the end" \
+    set-rt 0 0x40000000
+corrupt "refcount block unaligned" "Refcount table entry 0 is invalid" \
+    set-rt 0 $((2 * 65536 + 4096))
+corrupt "refcount block on the L1 table" \
+    "Refcount block 0 .* overlaps the active L1" set-rt 0 "$L1"
 corrupt "no refcount table" "does not contain a reference count table" \
     set refcount_table_clusters 0
 corrupt "refcount order" "Refcount order is too big" set refcount_order 7
