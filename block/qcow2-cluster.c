@@ -644,7 +644,12 @@ int coroutine_fn qcow2_co_write(BlockDriverState *bs, uint64_t offset,
                 qemu_co_mutex_unlock(&s->lock);
                 return -EIO;
             }
+            /* A cluster past the end of the file (after a crash). */
+            ret = qcow2_grow_file(bs, host + n);
             qemu_co_mutex_unlock(&s->lock);
+            if (ret < 0) {
+                break;
+            }
             qemu_iovec_init_slice(&slice, qiov, qiov_offset, n);
             ret = bdrv_co_pwritev(bs->file, host, n, &slice, 0);
             qemu_iovec_destroy(&slice);

@@ -183,8 +183,7 @@ int coroutine_fn qcow2_write_metadata(BlockDriverState *bs, int ignore,
     return bdrv_co_pwritev(bs->file, offset, bytes, &qiov, 0);
 }
 
-/* Makes the file at least @end bytes long. */
-static int coroutine_fn qcow2_grow_file(BlockDriverState *bs, uint64_t end)
+int coroutine_fn qcow2_grow_file(BlockDriverState *bs, uint64_t end)
 {
     BDRVQcow2State *s = bs->opaque;
     Error *local_err = NULL;

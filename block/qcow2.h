@@ -344,6 +344,8 @@ int coroutine_fn qcow2_update_refcount(BlockDriverState *bs,
 int coroutine_fn qcow2_check_overlap(BlockDriverState *bs, int ignore,
                                      uint64_t offset, uint64_t size,
                                      const char **what);
+/* Makes the file at least @end bytes long (it only grows). */
+int coroutine_fn qcow2_grow_file(BlockDriverState *bs, uint64_t end);
 /*
  * Checks, then writes metadata @buf to the file at @offset. A write that
  * would overlap other metadata is refused as corruption.
