@@ -293,6 +293,65 @@ static char *img_full_backing_name(const char *image, const char *backing)
     return g_build_filename(dir, backing, NULL);
 }
 
+/* The snapshot table of "qemu-img info", as qemu-img prints it. */
+static void img_info_snapshots(GString *out, const Qcow2ImageInfo *qi)
+{
+    g_string_append_printf(out, "Snapshot list:\n%-10s%-17s%8s%20s%13s%11s\n",
+                           "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK",
+                           "ICOUNT");
+    for (uint32_t i = 0; i < qi->nb_snapshots; i++) {
+        const Qcow2SnapshotInfo *sn = &qi->snapshots[i];
+        g_autofree char *vm = size_to_str(sn->vm_state_size);
+        g_autofree char *icount = sn->icount == UINT64_MAX ? g_strdup("") :
+                                  g_strdup_printf("%" PRIu64, sn->icount);
+        uint64_t secs = sn->vm_clock_nsec / 1000000000;
+        time_t t = sn->date_sec;
+        char date[32], clock[48];
+        struct tm tm;
+
+        localtime_r(&t, &tm);
+        strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
+        snprintf(clock, sizeof(clock), "%02u:%02u:%02u.%03u",
+                 (unsigned)(secs / 3600), (unsigned)(secs / 60 % 60),
+                 (unsigned)(secs % 60),
+                 (unsigned)(sn->vm_clock_nsec / 1000000 % 1000));
+        g_string_append_printf(out, "%-9s %-16s %8s%20s%13s%11s\n", sn->id,
+                               sn->name, vm, date, clock, icount);
+    }
+}
+
+/* The "snapshots" member of "qemu-img info --output=json". */
+static void img_info_snapshots_json(GString *out, const Qcow2ImageInfo *qi,
+                                    const char *ind)
+{
+    g_string_append_printf(out, "%s\"snapshots\": [\n", ind);
+    for (uint32_t i = 0; i < qi->nb_snapshots; i++) {
+        const Qcow2SnapshotInfo *sn = &qi->snapshots[i];
+
+        g_string_append_printf(out, "%s    {\n", ind);
+        if (sn->icount != UINT64_MAX) {
+            g_string_append_printf(out, "%s        \"icount\": %" PRIu64
+                                   ",\n", ind, sn->icount);
+        }
+        g_string_append_printf(out, "%s        \"vm-clock-nsec\": %" PRIu64
+                               ",\n%s        \"name\": ", ind,
+                               sn->vm_clock_nsec % 1000000000, ind);
+        json_string(out, sn->name);
+        g_string_append_printf(out, ",\n%s        \"date-sec\": %" PRIu32
+                               ",\n%s        \"date-nsec\": %" PRIu32
+                               ",\n%s        \"vm-clock-sec\": %" PRIu64
+                               ",\n%s        \"id\": ", ind, sn->date_sec,
+                               ind, sn->date_nsec, ind,
+                               sn->vm_clock_nsec / 1000000000, ind);
+        json_string(out, sn->id);
+        g_string_append_printf(out, ",\n%s        \"vm-state-size\": %"
+                               PRIu64 "\n%s    }%s\n", ind,
+                               sn->vm_state_size, ind,
+                               i + 1 < qi->nb_snapshots ? "," : "");
+    }
+    g_string_append_printf(out, "%s],\n", ind);
+}
+
 /* One image of "qemu-img info": human lines, or a JSON object. */
 static void img_info_append(GString *out, BlockDriverState *bs,
                             const char *filename, int64_t size,
@@ -309,6 +368,9 @@ static void img_info_append(GString *out, BlockDriverState *bs,
 
     if (ofmt == OFORMAT_JSON) {
         g_string_append(out, obr);
+        if (qcow2 && qi.nb_snapshots) {
+            img_info_snapshots_json(out, &qi, ind);
+        }
         if (qcow2 && qi.backing_file && qi.backing_fmt) {
             g_string_append_printf(out, "%s\"backing-filename-format\": ",
                                    ind);
@@ -390,6 +452,9 @@ static void img_info_append(GString *out, BlockDriverState *bs,
                 g_string_append_printf(out, "backing file format: %s\n",
                                        qi.backing_fmt);
             }
+        }
+        if (qi.nb_snapshots) {
+            img_info_snapshots(out, &qi);
         }
         g_string_append_printf(out, "Format specific information:\n"
                                "    compat: %s\n"

@@ -510,7 +510,10 @@ static int coroutine_fn qcow2_read_snapshots(BlockDriverState *bs,
     s->nb_snapshots = s->header.nb_snapshots;
     s->snapshots_offset = pos;
     s->snapshots = g_new0(Qcow2SnapshotL1, s->nb_snapshots);
+    s->snapshot_info = g_new0(Qcow2SnapshotInfo, s->nb_snapshots);
     for (i = 0; i < s->nb_snapshots; i++) {
+        Qcow2SnapshotInfo *si = &s->snapshot_info[i];
+        g_autofree uint8_t *rest = NULL;
         uint64_t entry, l1_off;
         uint32_t l1_size, extra;
         uint16_t id_len, name_len;
@@ -555,6 +558,24 @@ static int coroutine_fn qcow2_read_snapshots(BlockDriverState *bs,
             error_setg(errp, "Snapshot table is past the end of the file");
             return -EINVAL;
         }
+        rest = g_malloc(extra + id_len + name_len + 1);
+        qemu_iovec_init_buf(&qiov, rest, extra + id_len + name_len);
+        ret = extra + id_len + name_len == 0 ? 0 :
+              bdrv_co_preadv(bs->file, pos + sizeof(hdr),
+                             extra + id_len + name_len, &qiov, 0);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "Could not read the snapshot "
+                             "table");
+            return ret;
+        }
+        si->id = g_strndup((const char *)rest + extra, id_len);
+        si->name = g_strndup((const char *)rest + extra + id_len, name_len);
+        si->date_sec = qcow2_ld32(hdr + 16);
+        si->date_nsec = qcow2_ld32(hdr + 20);
+        si->vm_clock_nsec = qcow2_ld64(hdr + 24);
+        si->vm_state_size = extra >= 8 ? qcow2_ld64(rest) :
+                            qcow2_ld32(hdr + 32);
+        si->icount = extra >= 24 ? qcow2_ld64(rest + 16) : UINT64_MAX;
         pos += entry;
         if (pos - s->snapshots_offset > 64 * 1024 * 1024) {
             error_setg(errp, "Snapshot table too large");
@@ -867,6 +888,12 @@ static void qcow2_free_state(BDRVQcow2State *s)
     g_free(s->l1_table);
     g_free(s->refcount_table);
     g_free(s->snapshots);
+    for (uint32_t i = 0; s->snapshot_info && i < s->nb_snapshots; i++) {
+        g_free(s->snapshot_info[i].id);
+        g_free(s->snapshot_info[i].name);
+    }
+    g_free(s->snapshot_info);
+    s->snapshot_info = NULL;
     g_free(s->backing_file);
     g_free(s->backing_format);
     s->l1_table = NULL;
@@ -1097,6 +1124,8 @@ bool qcow2_get_image_info(BlockDriverState *bs, Qcow2ImageInfo *info)
                              "zstd" : "zlib";
     info->backing_file = s->backing_file;
     info->backing_fmt = s->backing_format;
+    info->snapshots = s->snapshot_info;
+    info->nb_snapshots = s->snapshot_info ? s->nb_snapshots : 0;
     return true;
 }
 

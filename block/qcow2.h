@@ -32,6 +32,7 @@
 #define BLOCK_QCOW2_H
 
 #include "block/block_int.h"
+#include "block/qcow2-img.h"
 #include "qemu/coroutine.h"
 #include "qemu/queue.h"
 
@@ -177,6 +178,7 @@ typedef struct BDRVQcow2State {
     char *backing_format;       /* backing format extension, or NULL */
     BdrvChild *backing;
     Qcow2SnapshotL1 *snapshots;
+    Qcow2SnapshotInfo *snapshot_info;
     uint32_t nb_snapshots;
     uint64_t snapshots_offset;
     uint64_t snapshots_size;    /* bytes of the snapshot table */

@@ -36,6 +36,17 @@ typedef struct Qcow2CreateOptions {
 bool qcow2_img_create(const char *filename, const Qcow2CreateOptions *opts,
                       bool quiet, Error **errp);
 
+/* An internal snapshot, as "qemu-img info" lists it. */
+typedef struct Qcow2SnapshotInfo {
+    char *id;
+    char *name;
+    uint32_t date_sec;
+    uint32_t date_nsec;
+    uint64_t vm_clock_nsec;
+    uint64_t vm_state_size;
+    uint64_t icount;            /* UINT64_MAX: not recorded */
+} Qcow2SnapshotInfo;
+
 /* Format-specific information of an open qcow2 node. */
 typedef struct Qcow2ImageInfo {
     int version;                /* 2 or 3 */
@@ -48,6 +59,8 @@ typedef struct Qcow2ImageInfo {
     const char *compression_type;   /* "zlib" or "zstd" */
     const char *backing_file;       /* NULL if none */
     const char *backing_fmt;        /* NULL if not recorded */
+    const Qcow2SnapshotInfo *snapshots;     /* owned by the node */
+    uint32_t nb_snapshots;
 } Qcow2ImageInfo;
 
 /* Fills @info if @bs is a qcow2 node; false otherwise. Any thread. */

@@ -181,6 +181,15 @@ for cs in 512 65536; do
 done
 qemu-img convert -O qcow2 "$D/src.raw" "$D/snap.qcow2"
 qemu-img snapshot -c s1 "$D/snap.qcow2"
+qemu-img snapshot -c second-snapshot-name "$D/snap.qcow2"
+for fmt in human json; do
+    qemu-img info --output=$fmt "$D/snap.qcow2" |
+        grep -v "disk size\|actual-size" >"$D/deb.txt"
+    "$QIMG" info --output=$fmt "$D/snap.qcow2" |
+        grep -v "disk size\|actual-size" >"$D/ours.txt"
+    diff "$D/deb.txt" "$D/ours.txt" >&2 ||
+        fail "info --output=$fmt of an image with snapshots"
+done
 "$QIO" -d unmap "${W2[@]}" "$D/snap.qcow2" >"$D/out.txt" 2>&1 ||
     fail "writes over snapshot-shared clusters: $(cat "$D/out.txt")"
 check "$D/snap.qcow2"
