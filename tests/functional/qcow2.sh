@@ -198,6 +198,64 @@ qemu-img snapshot -a s1 "$D/snap.qcow2" || fail "snapshot -a"
 same "$D/snap.qcow2" "$D/src.raw"
 ok "overwrites of compressed and snapshot-shared clusters copy on write"
 
+# 3c. Random writes, zero writes (with and without unmap) of every size
+#     and alignment, against a model in Python, with and without a backing
+#     file, on both versions and small and default clusters.
+head -c 3M /dev/urandom >"$D/rbase.raw"
+for seed in 1 2; do
+    for cs in 512 65536; do
+        for compat in 0.10 1.1; do
+            for back in none raw; do
+                img=$D/rnd.qcow2
+                rm -f "$img"
+                if [ $back = raw ]; then
+                    qemu-img create -q -f qcow2 -b rbase.raw -F raw \
+                        -o cluster_size=$cs,compat=$compat "$img"
+                else
+                    qemu-img create -q -f qcow2 \
+                        -o cluster_size=$cs,compat=$compat "$img" 3M
+                fi
+                python3 - $seed "$D/rbase.raw" $back "$D/cmds.txt" \
+                    "$D/ref.raw" <<'EOF2'
+import random, sys
+seed, base, back, cmds_path, ref = sys.argv[1:]
+size = 3 * 1024 * 1024
+r = random.Random(int(seed))
+d = bytearray(open(base, 'rb').read()) if back == 'raw' else \
+    bytearray(size)
+cmds = []
+for i in range(300):
+    ln = r.choice([1, 512, 1000, 4096, 5000, 65536, 70000, 200000])
+    off = r.randrange(0, size - ln)
+    k = r.random()
+    if k < 0.6:
+        p = r.randrange(1, 256)
+        cmds.append('write -P %d %d %d' % (p, off, ln))
+        d[off:off + ln] = bytes([p]) * ln
+    else:
+        cmds.append('write -z %s%d %d' % ('-u ' if k < 0.8 else '', off,
+                                           ln))
+        d[off:off + ln] = bytes(ln)
+open(cmds_path, 'w').write('\n'.join(cmds) + '\n')
+open(ref, 'wb').write(d)
+EOF2
+                args=()
+                while read -r l; do
+                    args+=(-c "$l")
+                done <"$D/cmds.txt"
+                "$QIO" -d unmap "${args[@]}" "$img" >"$D/out.txt" 2>&1 ||
+                    fail "random writes $seed $cs $compat $back"
+                grep -q "failed" "$D/out.txt" &&
+                    fail "random writes $seed $cs $compat $back: a failure"
+                check "$img"
+                qemu-img compare -q -F raw "$img" "$D/ref.raw" ||
+                    fail "random writes $seed $cs $compat $back: data"
+            done
+        done
+    done
+done
+ok "random writes and zero writes match a model"
+
 # 4. Images we create: options, then writes checked against Python.
 for opts in "-o compat=0.10" "-o cluster_size=4096,preallocation=metadata" \
             "-o refcount_bits=8,compat=1.1" "-b chain/top.qcow2 -F qcow2" \
