@@ -84,8 +84,8 @@ void help(void)
 "        [--target-is-zero] [-U] [-C] [-f fmt] [-t cache] [-T src_cache]\n"
 "        [-O output_fmt] [-o options] [-S sparse_size] [-m num_coroutines]\n"
 "        [-W] [-n] [-p] [-q] filename [filename2 [...]] output_filename\n"
-"  create [--object objectdef] [-q] [-f fmt] [-o options] filename\n"
-"        [size]\n"
+"  create [--object objectdef] [-q] [-f fmt] [-b backing_file\n"
+"        [-F backing_fmt]] [-u] [-o options] filename [size]\n"
 "  info [--object objectdef] [--image-opts] [-f fmt] [--output=ofmt]\n"
 "        [--backing-chain] [-U] filename\n"
 "  map [--object objectdef] [--image-opts] [-f fmt]\n"
@@ -93,6 +93,9 @@ void help(void)
 "        filename\n"
 "\n"
 "Image formats: raw, qcow2.\n"
+"qcow2 create options (-o): cluster_size, compat (0.10 or 1.1),\n"
+"backing_file, backing_fmt, preallocation (off, metadata, falloc, full),\n"
+"refcount_bits; lazy_refcounts and extended_l2 only off.\n"
 "Sizes take k, M, G, T, P or E suffixes (binary units).\n"
 "Cache modes: none, writeback, writethrough, directsync, unsafe.\n"
 "'--output' is 'human' (default) or 'json'.\n"
@@ -687,6 +690,7 @@ static int img_create(int argc, char **argv)
             quiet = true;
             break;
         case 'u':
+            q.unsafe = true;
             break;
         case OPTION_OBJECT:
             process_object(optarg);

@@ -205,12 +205,14 @@ bool qcow2_img_create(const char *filename, const Qcow2CreateOptions *opts,
                        "used at the same time if extended_l2 is on");
             return false;
         }
-        if (isize < 0) {
-            isize = qcow2_backing_size(filename, opts->backing_file,
-                                       opts->backing_fmt, errp);
-            if (isize < 0) {
+        if (isize < 0 || !opts->unsafe) {
+            int64_t bsize = qcow2_backing_size(filename, opts->backing_file,
+                                               opts->backing_fmt, errp);
+
+            if (bsize < 0) {
                 return false;
             }
+            isize = isize < 0 ? bsize : isize;
         }
     } else if (opts->backing_fmt) {
         error_setg(errp, "backing_fmt requires backing_file");

@@ -20,6 +20,7 @@ typedef struct Qcow2CreateOptions {
     const char *preallocation;  /* NULL/"off", "metadata", "falloc", "full" */
     bool lazy_refcounts;
     bool extended_l2;
+    bool unsafe;                /* -u: the backing file is not opened */
 } Qcow2CreateOptions;
 
 /**
