@@ -813,9 +813,12 @@ int coroutine_fn bdrv_co_block_status_above(BlockDriverState *bs,
             return BDRV_BLOCK_ZERO;
         }
         ret = bdrv_co_do_block_status(p, true, offset, n, pnum, map, file);
-        if (ret < 0 || (ret & BDRV_BLOCK_ALLOCATED) ||
-            !bdrv_backing_child_bs(p)) {
+        if (ret < 0 || (ret & BDRV_BLOCK_ALLOCATED)) {
             return ret;
+        }
+        if (!bdrv_backing_child_bs(p)) {
+            /* Unallocated without a backing file: zeroes, not present. */
+            return p->drv->supports_backing ? ret | BDRV_BLOCK_ZERO : ret;
         }
         n = *pnum;
         if (n == 0) {

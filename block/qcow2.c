@@ -1068,8 +1068,11 @@ static int coroutine_fn qcow2_co_block_status(BlockDriverState *bs,
     *pnum = n;
     switch (type) {
     case QCOW2_CLUSTER_UNALLOCATED:
-        /* The generic layer looks further down the backing chain. */
-        return s->backing ? 0 : BDRV_BLOCK_ZERO;
+        /*
+         * Not allocated here: the generic layer reads the backing file's
+         * status, or calls it zeroes without one (supports_backing).
+         */
+        return 0;
     case QCOW2_CLUSTER_ZERO_PLAIN:
         return BDRV_BLOCK_ZERO;
     case QCOW2_CLUSTER_ZERO_ALLOC:
@@ -1090,6 +1093,7 @@ const BlockDriver bdrv_qcow2 = {
     .format_name = "qcow2",
     .instance_size = sizeof(BDRVQcow2State),
     .is_format = true,
+    .supports_backing = true,
     .bdrv_open = qcow2_open,
     .bdrv_close = qcow2_close,
     .bdrv_refresh_limits = qcow2_refresh_limits,

@@ -112,12 +112,15 @@ qemu-img convert -O raw "$D/chain/top.qcow2" "$D/chain.raw"
 (cd / && "$QIMG" convert -O raw "$D/chain/top.qcow2" "$D/ours.raw") ||
     fail "convert of a chain from another directory"
 cmp -s "$D/chain.raw" "$D/ours.raw" || fail "chain read differs"
-qemu-img map --output=json "$D/chain/top.qcow2" |
-    sed 's/"depth": [0-9]*, //' >"$D/deb.json"
-"$QIMG" map --output=json "$D/chain/top.qcow2" |
-    sed 's/"depth": [0-9]*, //' >"$D/ours.json"
-diff "$D/deb.json" "$D/ours.json" >&2 ||
-    fail "map of a chain differs from Debian's (depth aside)"
+for img in "$D/chain/top.qcow2" "$D/chain/mid.qcow2" \
+           "$D/deb-1.1-65536.qcow2" "$D/deb-0.10-4096-c.qcow2"; do
+    qemu-img map --output=json "$img" |
+        sed 's/"depth": [0-9]*, //' >"$D/deb.json"
+    "$QIMG" map --output=json "$img" |
+        sed 's/"depth": [0-9]*, //' >"$D/ours.json"
+    diff "$D/deb.json" "$D/ours.json" >&2 ||
+        fail "map of $img differs from Debian's (depth aside)"
+done
 "$QIMG" info --backing-chain "$D/chain/top.qcow2" >"$D/out.txt" ||
     fail "info --backing-chain"
 [ "$(grep -c '^image:' "$D/out.txt")" = 3 ] || fail "info: chain of 3"
