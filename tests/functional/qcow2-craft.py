@@ -13,6 +13,7 @@ usage: qcow2-craft.py IMAGE COMMAND ARGS...
   l2-table GUEST_OFFSET      print the offset of the L2 table it uses
   set-refcount CLUSTER VALUE set the refcount of a host cluster
   host-cluster GUEST_OFFSET  print the host cluster index of its data
+  poke OFFSET HEXBYTES       write bytes at a file offset
 
 Numbers may be given in hex (0x...); negative ones are taken modulo 2^64
 (what bash arithmetic makes of 0x8000000000000000 | X). Only what the
@@ -63,7 +64,7 @@ def main():
         return int(a, 0) & (2 ** 64 - 1)
     if cmd == 'set':
         args = [a if i % 2 == 0 else num(a) for i, a in enumerate(raw)]
-    elif cmd == 'get':
+    elif cmd in ('get', 'poke'):
         args = raw
     else:
         args = [num(a) for a in raw]
@@ -81,6 +82,9 @@ def main():
             print(rd(f, l2_entry_pos(f, args[0])[1], '>Q'))
         elif cmd == 'set-l2':
             wr(f, l2_entry_pos(f, args[0])[1], '>Q', args[1])
+        elif cmd == 'poke':
+            f.seek(int(args[0], 0))
+            f.write(bytes.fromhex(args[1]))
         elif cmd == 'host-cluster':
             e = rd(f, l2_entry_pos(f, args[0])[1], '>Q')
             print((e & 0x00fffffffffffe00) >> rd(f, 20, '>I'))

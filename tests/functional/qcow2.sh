@@ -492,6 +492,14 @@ corrupt "header length" "header exceeds cluster size" \
     set header_length 0x20000
 corrupt "snapshot count" "Too many snapshots" set nb_snapshots 0x100000
 corrupt "encryption" "Encrypted images are not supported" set crypt_method 1
+# Header extensions: one that runs past the header cluster, a backing
+# format that is not a string, the encryption extension.
+corrupt "extension length" "Invalid header extension 0x12345678" \
+    poke 112 1234567800ffff00
+corrupt "backing format extension" "Invalid backing format extension" \
+    poke 112 e2792aca00000004666f6f00
+corrupt "encryption extension" "Encrypted images are not supported" \
+    poke 112 0537be7700000000
 corrupt "unknown feature" "Unsupported qcow2 feature(s).*bit 9" \
     set incompatible_features 0x200
 corrupt "extended L2" "extended L2 entries (subclusters).*not supported" \
