@@ -790,6 +790,7 @@ static int img_check(int argc, char **argv)
 /* map */
 
 typedef struct MapEntry {
+    const char *file;       /* the layer that has the data */
     int64_t start;
     int64_t length;
     int64_t offset;
@@ -802,7 +803,7 @@ typedef struct MapEntry {
 
 static bool map_entry_mergeable(const MapEntry *a, const MapEntry *b)
 {
-    return a->start + a->length == b->start &&
+    return a->start + a->length == b->start && a->file == b->file &&
            a->present == b->present && a->zero == b->zero &&
            a->data == b->data && a->depth == b->depth &&
            a->has_offset == b->has_offset &&
@@ -812,6 +813,7 @@ static bool map_entry_mergeable(const MapEntry *a, const MapEntry *b)
 static void map_entry_print(const MapEntry *e, OutputFormat ofmt,
                             const char *filename, bool last)
 {
+    filename = e->file ? e->file : filename;
     if (ofmt == OFORMAT_HUMAN) {
         if (e->data && e->has_offset) {
             printf("%#-16" PRIx64 "%#-16" PRIx64 "%#-16" PRIx64 "%s\n",
@@ -846,8 +848,11 @@ static int img_map(int argc, char **argv)
     OutputFormat ofmt = OFORMAT_HUMAN;
     int64_t start = 0, max_length = -1, end, offset;
     MapEntry curr = { .length = 0 };
+    g_autoptr(GPtrArray) layers = NULL;
     const char *filename;
     BlockBackend *blk;
+    Qcow2ImageInfo qi;
+    bool qcow2;
     int c, ret = 0;
 
     while ((c = getopt_long(argc, argv, ":f:hU", lopt, NULL)) != -1) {
@@ -911,6 +916,13 @@ static int img_map(int argc, char **argv)
         end = start + max_length;
     }
 
+    /* A qcow2 chain: the status of each layer alone says which has it. */
+    layers = g_ptr_array_new();
+    for (BlockDriverState *b = blk_bs(blk); b; b = qcow2_get_backing(b)) {
+        g_ptr_array_add(layers, b);
+    }
+    qcow2 = qcow2_get_image_info(blk_bs(blk), &qi);
+
     if (ofmt == OFORMAT_HUMAN) {
         printf("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to",
                "File");
@@ -930,11 +942,35 @@ static int img_map(int argc, char **argv)
         if (pnum == 0) {
             break;
         }
-        next.length = pnum;
         next.data = ret & BDRV_BLOCK_DATA;
         next.zero = ret & BDRV_BLOCK_ZERO;
         next.present = ret & BDRV_BLOCK_ALLOCATED;
         next.depth = next.present ? 0 : 1;
+        if (qcow2) {
+            /* The first layer that has the range itself. */
+            next.depth = layers->len - 1;
+            for (guint i = 0; next.present && i < layers->len; i++) {
+                BlockDriverState *lbs = g_ptr_array_index(layers, i);
+                int64_t lnum = 0;
+                int r = qcow2_layer_block_status(lbs, offset, pnum, &lnum);
+
+                if (r < 0) {
+                    ret = r;
+                    error_report("Could not read file metadata: %s",
+                                 strerror(-ret));
+                    goto out;
+                }
+                if (lnum > 0) {
+                    pnum = MIN(pnum, lnum);
+                }
+                if (r & BDRV_BLOCK_ALLOCATED) {
+                    next.depth = i;
+                    next.file = i ? bdrv_get_filename(lbs) : NULL;
+                    break;
+                }
+            }
+        }
+        next.length = pnum;
         next.has_offset = ret & BDRV_BLOCK_OFFSET_VALID;
         next.offset = next.has_offset ? map : 0;
         offset += pnum;

@@ -802,13 +802,16 @@ static GPtrArray *qcow2_opening;
 
 static char *qcow2_backing_path(BlockDriverState *bs, const char *name)
 {
+    const char *image = bdrv_get_filename(bs->file->bs);
     g_autofree char *dir = NULL;
 
+    /* An image named without a directory: its backing name as it is. */
     if (g_path_is_absolute(name) || strstr(name, "://") ||
-        g_str_has_prefix(name, "nbd:") || g_str_has_prefix(name, "json:")) {
+        g_str_has_prefix(name, "nbd:") || g_str_has_prefix(name, "json:") ||
+        !strchr(image, '/')) {
         return g_strdup(name);
     }
-    dir = g_path_get_dirname(bdrv_get_filename(bs->file->bs));
+    dir = g_path_get_dirname(image);
     return g_build_filename(dir, name, NULL);
 }
 
@@ -1131,6 +1134,35 @@ bool qcow2_get_image_info(BlockDriverState *bs, Qcow2ImageInfo *info)
     info->snapshots = s->snapshot_info;
     info->nb_snapshots = s->snapshot_info ? s->nb_snapshots : 0;
     return true;
+}
+
+typedef struct Qcow2StatusCo {
+    BlockDriverState *bs;
+    int64_t offset, bytes, pnum;
+    int ret;
+    bool done;
+} Qcow2StatusCo;
+
+static void coroutine_fn qcow2_status_entry(void *opaque)
+{
+    Qcow2StatusCo *sc = opaque;
+
+    sc->ret = bdrv_co_block_status(sc->bs, sc->offset, sc->bytes, &sc->pnum,
+                                   NULL, NULL);
+    qatomic_store_release(&sc->done, true);
+    aio_wait_kick();
+}
+
+int qcow2_layer_block_status(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes, int64_t *pnum)
+{
+    Qcow2StatusCo sc = { .bs = bs, .offset = offset, .bytes = bytes };
+    AioContext *ctx = bdrv_get_aio_context(bs);
+
+    aio_co_enter(ctx, qemu_coroutine_create(qcow2_status_entry, &sc));
+    AIO_WAIT_WHILE(ctx, !qatomic_load_acquire(&sc.done));
+    *pnum = sc.pnum;
+    return sc.ret;
 }
 
 BlockDriverState *qcow2_get_backing(BlockDriverState *bs)

@@ -74,6 +74,16 @@ bool qcow2_get_image_info(BlockDriverState *bs, Qcow2ImageInfo *info);
  */
 bool qcow2_probe_file(const char *filename);
 
+/*
+ * qcow2_layer_block_status:
+ * The block status of @bs alone (its backing file not looked at), for
+ * telling which layer of a chain has a range. Main thread, outside
+ * coroutines. *@pnum: the length of the run from @offset.
+ * Returns: BDRV_BLOCK_* flags or a negative errno.
+ */
+int qcow2_layer_block_status(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes, int64_t *pnum);
+
 /* The backing node of @bs (qcow2), or NULL. */
 BlockDriverState *qcow2_get_backing(BlockDriverState *bs);
 
