@@ -23,6 +23,12 @@ QIO=$QEMU_IO_OURS
 CRAFT="python3 $SRCDIR/tests/functional/qcow2-craft.py"
 D=$TMP
 
+# no_sanitizer_report WHAT: sanitizer builds report in $D/out.txt.
+no_sanitizer_report() {
+    ! grep -q "Sanitizer\|runtime error" "$D/out.txt" ||
+        fail "$1: $(cat "$D/out.txt")"
+}
+
 # check IMG: Debian's qemu-img check finds nothing wrong.
 check() {
     qemu-img check -q "$1" >"$D/check.txt" 2>&1 ||
@@ -465,6 +471,7 @@ corrupt() {
         fail "$name: opened"
     grep -q -- "$pattern" "$D/out.txt" ||
         fail "$name: message '$(cat "$D/out.txt")' lacks '$pattern'"
+    no_sanitizer_report "$name"
     [ "$(sha "$img")" = "$before" ] || fail "$name: the image was written"
 }
 corrupt "bad magic" "not in qcow2 format" set magic 0x51464900
@@ -560,6 +567,7 @@ corrupt_io() {
     "$QIO" -f qcow2 -d unmap -c "$cmd" "$img" >"$D/out.txt" 2>&1
     grep -q -- "$pattern" "$D/out.txt" ||
         fail "$name: message '$(cat "$D/out.txt")' lacks '$pattern'"
+    no_sanitizer_report "$name"
     grep -q "failed" "$D/out.txt" || fail "$name: the request succeeded"
 }
 corrupt_io "L2 entry into the header" "points into the header" \
