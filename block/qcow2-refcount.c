@@ -204,6 +204,34 @@ int coroutine_fn qcow2_grow_file(BlockDriverState *bs, uint64_t end)
 
 /* Refcount table */
 
+static int qcow2_cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+int qcow2_find_duplicate(const uint64_t *entries, uint64_t n, uint64_t mask,
+                         uint64_t *dup)
+{
+    g_autofree uint64_t *v = g_new(uint64_t, MAX(n, 1));
+    uint64_t m = 0, i;
+
+    for (i = 0; i < n; i++) {
+        if (entries[i] & mask) {
+            v[m++] = entries[i] & mask;
+        }
+    }
+    qsort(v, m, sizeof(*v), qcow2_cmp_u64);
+    for (i = 1; i < m; i++) {
+        if (v[i] == v[i - 1]) {
+            *dup = v[i];
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int coroutine_fn qcow2_refcount_load(BlockDriverState *bs, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -251,6 +279,16 @@ int coroutine_fn qcow2_refcount_load(BlockDriverState *bs, Error **errp)
                                 &what)) {
             error_setg(errp, "Refcount block %" PRIu64 " at offset 0x%"
                        PRIx64 " overlaps the %s", i, off, what);
+            return -EINVAL;
+        }
+    }
+    {
+        uint64_t dup;
+
+        if (qcow2_find_duplicate(s->refcount_table, s->refcount_table_size,
+                                 REFT_OFFSET_MASK, &dup)) {
+            error_setg(errp, "Two refcount table entries point to the "
+                       "refcount block at offset 0x%" PRIx64, dup);
             return -EINVAL;
         }
     }
@@ -540,8 +578,21 @@ static int64_t coroutine_fn qcow2_alloc_clusters_noretry(BlockDriverState *bs,
     uint64_t run = 0, rc, last_rt;
     int ret;
 
+    /*
+     * Refcounts past the end of the file are left by a crash at most for
+     * a few clusters; a run of them is a hostile image that would keep
+     * the scan going for billions of clusters.
+     */
+    uint64_t limit = (s->file_size >> s->cluster_bits) + n +
+                     (4ULL << s->refcount_block_bits);
+
     *grow_to = 0;
     while (run < n) {
+        if (i > limit) {
+            qcow2_signal_corruption(bs, "refcounts say the clusters past "
+                                    "the end of the file are in use");
+            return -EIO;
+        }
         ret = qcow2_get_refcount(bs, i, &rc);
         if (ret < 0) {
             return ret;

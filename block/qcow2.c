@@ -618,6 +618,16 @@ static int coroutine_fn qcow2_load_l1(BlockDriverState *bs, Error **errp)
         error_setg(errp, "Active L1 table overlaps the %s", what);
         return -EINVAL;
     }
+    {
+        uint64_t dup;
+
+        if (qcow2_find_duplicate(s->l1_table, s->l1_size, L1E_OFFSET_MASK,
+                                 &dup)) {
+            error_setg(errp, "Two L1 table entries point to the L2 table "
+                       "at offset 0x%" PRIx64, dup);
+            return -EINVAL;
+        }
+    }
     return 0;
 }
 

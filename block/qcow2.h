@@ -314,6 +314,13 @@ void coroutine_fn qcow2_signal_corruption(BlockDriverState *bs,
                                           const char *fmt, ...)
     G_GNUC_PRINTF(2, 3);
 
+/*
+ * Whether two of the @n entries (masked with @mask, zeroes ignored) are
+ * the same; *@dup is that value. Pure, for the open-time checks.
+ */
+int qcow2_find_duplicate(const uint64_t *entries, uint64_t n, uint64_t mask,
+                         uint64_t *dup);
+
 /* qcow2-refcount.c (all with s->lock held) */
 
 int qcow2_cache_init(Qcow2Cache *c, int size, size_t table_size);

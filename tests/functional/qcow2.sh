@@ -495,6 +495,9 @@ corrupt "refcount block unaligned" "Refcount table entry 0 is invalid" \
     set-rt 0 $((2 * 65536 + 4096))
 corrupt "refcount block on the L1 table" \
     "Refcount block 0 .* overlaps the active L1" set-rt 0 "$L1"
+# (qemu-img puts the first refcount block at 0x20000)
+corrupt "refcount block twice" "Two refcount table entries point to" \
+    set-rt 1 0x20000
 corrupt "no refcount table" "does not contain a reference count table" \
     set refcount_table_clusters 0
 corrupt "refcount order" "Refcount order is too big" set refcount_order 7
@@ -550,6 +553,15 @@ qemu-img create -q -f qcow2 -u -b good.qcow2 -F vmdk "$D/vmdk.qcow2" 1M
     fail "unknown backing format: opened"
 grep -q "Unknown backing file format 'vmdk'" "$D/out.txt" ||
     fail "unknown backing format: $(cat "$D/out.txt")"
+# Two L1 entries sharing an L2 table.
+qemu-img create -q -f qcow2 "$D/big.qcow2" 2G
+qemu-io -c 'write -P 1 0 4k' -c 'write -P 2 1G 4k' "$D/big.qcow2" >/dev/null
+$CRAFT "$D/big.qcow2" set-l1 2 \
+    $((0x8000000000000000 | $($CRAFT "$D/big.qcow2" l2-table 0)))
+"$QIO" -r -c 'read 0 4k' "$D/big.qcow2" >"$D/out.txt" 2>&1 &&
+    fail "shared L2 table: opened"
+grep -q "Two L1 table entries point to the L2 table" "$D/out.txt" ||
+    fail "shared L2 table: $(cat "$D/out.txt")"
 # A dirty image still reads (read-only).
 cp "$D/good.qcow2" "$D/dirty.qcow2"
 $CRAFT "$D/dirty.qcow2" set incompatible_features 1

@@ -268,6 +268,23 @@ static void test_l1_entries(void)
                      DIV_ROUND_UP(BDRV_MAX_LENGTH, 1ULL << 39));
 }
 
+static void test_duplicates(void)
+{
+    uint64_t a[] = { 0, 0x30000 | QCOW_OFLAG_COPIED, 0, 0x50000, 0x40000 };
+    uint64_t b[] = { 0x50000, 0x30000 | QCOW_OFLAG_COPIED, 0, 0x30000 };
+    uint64_t dup = 0;
+
+    /* Zero entries (unallocated) are not duplicates of each other. */
+    g_assert_cmpint(qcow2_find_duplicate(a, 5, L1E_OFFSET_MASK, &dup), ==,
+                    0);
+    /* Flags do not hide a duplicate. */
+    g_assert_cmpint(qcow2_find_duplicate(b, 4, L1E_OFFSET_MASK, &dup), ==,
+                    1);
+    g_assert_cmphex(dup, ==, 0x30000);
+    g_assert_cmpint(qcow2_find_duplicate(b, 0, L1E_OFFSET_MASK, &dup), ==,
+                    0);
+}
+
 static void test_decompress(void)
 {
     g_autofree uint8_t *in = g_malloc(CS);
@@ -423,5 +440,6 @@ int main(int argc, char **argv)
     g_test_add_func("/block/qcow2/refcounts", test_refcounts);
     g_test_add_func("/block/qcow2/l1-entries", test_l1_entries);
     g_test_add_func("/block/qcow2/decompress", test_decompress);
+    g_test_add_func("/block/qcow2/duplicates", test_duplicates);
     return g_test_run();
 }
