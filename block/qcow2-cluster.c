@@ -509,9 +509,8 @@ static int coroutine_fn qcow2_link_clusters(BlockDriverState *bs,
         qcow2_st64(table + (l2_index + i) * 8,
                    (host + i * s->cluster_size) | QCOW_OFLAG_COPIED);
     }
-    ret = qcow2_write_metadata(bs, QCOW2_OL_ACTIVE_L2,
-                               l2_offset + l2_index * 8,
-                               table + l2_index * 8, n * 8);
+    ret = qcow2_write_table_range(bs, QCOW2_OL_ACTIVE_L2, l2_offset, table,
+                                  l2_index * 8, (l2_index + n) * 8);
     if (ret < 0) {
         for (i = 0; i < n; i++) {
             qcow2_st64(table + (l2_index + i) * 8, old[i]);
@@ -764,10 +763,10 @@ int coroutine_fn qcow2_co_zero_or_discard(BlockDriverState *bs,
             break;
         }
         if (lo < hi) {
-            ret = qcow2_write_metadata(bs, QCOW2_OL_ACTIVE_L2,
-                                       l2_offset + (l2_index + lo) * 8,
-                                       table + (l2_index + lo) * 8,
-                                       (hi - lo) * 8);
+            ret = qcow2_write_table_range(bs, QCOW2_OL_ACTIVE_L2,
+                                          l2_offset, table,
+                                          (l2_index + lo) * 8,
+                                          (l2_index + hi) * 8);
             if (ret < 0) {
                 qcow2_cache_forget(&s->l2_cache, l2_offset);
                 break;

@@ -183,6 +183,23 @@ int coroutine_fn qcow2_write_metadata(BlockDriverState *bs, int ignore,
     return bdrv_co_pwritev(bs->file, offset, bytes, &qiov, 0);
 }
 
+int coroutine_fn qcow2_write_table_range(BlockDriverState *bs, int ignore,
+                                         uint64_t table_offset,
+                                         const uint8_t *table, uint64_t lo,
+                                         uint64_t hi)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t align = bdrv_get_request_alignment(bs->file->bs);
+
+    /* Whole blocks of the file: no read-modify-write under O_DIRECT. */
+    if (align > 1 && align <= s->cluster_size) {
+        lo = QEMU_ALIGN_DOWN(lo, align);
+        hi = QEMU_ALIGN_UP(hi, align);
+    }
+    return qcow2_write_metadata(bs, ignore, table_offset + lo, table + lo,
+                                hi - lo);
+}
+
 int coroutine_fn qcow2_grow_file(BlockDriverState *bs, uint64_t end)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -457,8 +474,8 @@ static int coroutine_fn qcow2_update_refcount_full(BlockDriverState *bs,
         /* Write back the bytes of the entries touched. */
         lo = ((i & mask) << s->refcount_order) / 8;
         hi = DIV_ROUND_UP(((i & mask) + run) << s->refcount_order, 8);
-        ret = qcow2_write_metadata(bs, QCOW2_OL_REFCOUNT_BLOCK,
-                                   block_offset + lo, block + lo, hi - lo);
+        ret = qcow2_write_table_range(bs, QCOW2_OL_REFCOUNT_BLOCK,
+                                      block_offset, block, lo, hi);
         if (ret < 0) {
             /* What is on disk is unknown now: read it again next time. */
             qcow2_cache_forget(&s->refcount_cache, block_offset);

@@ -353,6 +353,15 @@ int coroutine_fn qcow2_update_refcount(BlockDriverState *bs,
 int coroutine_fn qcow2_check_overlap(BlockDriverState *bs, int ignore,
                                      uint64_t offset, uint64_t size,
                                      const char **what);
+/*
+ * Writes bytes [@lo, @hi) of the cached table @table (one cluster at
+ * @table_offset), widened to whole blocks of the file, as
+ * qcow2_write_metadata().
+ */
+int coroutine_fn qcow2_write_table_range(BlockDriverState *bs, int ignore,
+                                         uint64_t table_offset,
+                                         const uint8_t *table, uint64_t lo,
+                                         uint64_t hi);
 /* Makes the file at least @end bytes long (it only grows). */
 int coroutine_fn qcow2_grow_file(BlockDriverState *bs, uint64_t end);
 /*
