@@ -22,6 +22,7 @@
 #include "qom/object_interfaces.h"
 #include "qapi/error.h"
 #include "qemu-img.h"
+#include "block/qcow2-img.h"
 
 
 
@@ -83,15 +84,18 @@ void help(void)
 "        [--target-is-zero] [-U] [-C] [-f fmt] [-t cache] [-T src_cache]\n"
 "        [-O output_fmt] [-o options] [-S sparse_size] [-m num_coroutines]\n"
 "        [-W] [-n] [-p] [-q] filename [filename2 [...]] output_filename\n"
-"  create [--object objectdef] [-q] [-f fmt] [-o options] filename\n"
-"        [size]\n"
+"  create [--object objectdef] [-q] [-f fmt] [-b backing_file\n"
+"        [-F backing_fmt]] [-u] [-o options] filename [size]\n"
 "  info [--object objectdef] [--image-opts] [-f fmt] [--output=ofmt]\n"
 "        [--backing-chain] [-U] filename\n"
 "  map [--object objectdef] [--image-opts] [-f fmt]\n"
 "        [--start-offset=offset] [--max-length=len] [--output=ofmt] [-U]\n"
 "        filename\n"
 "\n"
-"Image formats: raw (qcow2 is not supported yet).\n"
+"Image formats: raw, qcow2.\n"
+"qcow2 create options (-o): cluster_size, compat (0.10 or 1.1),\n"
+"backing_file, backing_fmt, preallocation (off, metadata, falloc, full),\n"
+"refcount_bits; lazy_refcounts and extended_l2 only off.\n"
 "Sizes take k, M, G, T, P or E suffixes (binary units).\n"
 "Cache modes: none, writeback, writethrough, directsync, unsafe.\n"
 "'--output' is 'human' (default) or 'json'.\n"
@@ -184,11 +188,6 @@ BlockBackend *img_open(const char *name, const ImgOpenOptions *o)
     if (o->force_share) {
         flags |= BDRV_O_FORCE_SHARE;
     }
-    if (o->fmt && !strcmp(o->fmt, "qcow2")) {
-        error_report("Could not open '%s': image format 'qcow2' is not "
-                     "supported yet", name);
-        return NULL;
-    }
 
     if (o->image_opts) {
         g_autoptr(KeyVal) kv = keyval_parse(name, NULL, &local_err);
@@ -202,12 +201,6 @@ BlockBackend *img_open(const char *name, const ImgOpenOptions *o)
                                 (o->writable ? 0 : BDRV_FILL_READ_ONLY) |
                                 (o->cache ? BDRV_FILL_CACHE : 0) |
                                 (o->force_share ? BDRV_FILL_FORCE_SHARE : 0));
-        if (keyval_has(kv, "driver") &&
-            !strcmp(keyval_get(kv, "driver"), "qcow2")) {
-            error_report("Could not open '%s': image format 'qcow2' is not "
-                         "supported yet", name);
-            return NULL;
-        }
         bs = bdrv_open_blockdev(kv, &local_err);
         if (!bs) {
             error_reportf_err(local_err, "Could not open '%s': ", name);
@@ -296,6 +289,202 @@ void progress_end(Progress *p)
 
 /* info */
 
+/* The backing file's name as seen from where qemu-img runs. */
+static char *img_full_backing_name(const char *image, const char *backing)
+{
+    g_autofree char *dir = NULL;
+
+    if (g_path_is_absolute(backing) || strstr(backing, "://") ||
+        !strchr(image, '/')) {
+        return g_strdup(backing);
+    }
+    dir = g_path_get_dirname(image);
+    return g_build_filename(dir, backing, NULL);
+}
+
+/* The snapshot table of "qemu-img info", as qemu-img prints it. */
+static void img_info_snapshots(GString *out, const Qcow2ImageInfo *qi)
+{
+    g_string_append_printf(out, "Snapshot list:\n%-10s%-17s%8s%20s%13s%11s\n",
+                           "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK",
+                           "ICOUNT");
+    for (uint32_t i = 0; i < qi->nb_snapshots; i++) {
+        const Qcow2SnapshotInfo *sn = &qi->snapshots[i];
+        g_autofree char *vm = size_to_str(sn->vm_state_size);
+        g_autofree char *icount = sn->icount == UINT64_MAX ? g_strdup("") :
+                                  g_strdup_printf("%" PRIu64, sn->icount);
+        uint64_t secs = sn->vm_clock_nsec / 1000000000;
+        time_t t = sn->date_sec;
+        char date[32], clock[48];
+        struct tm tm;
+
+        localtime_r(&t, &tm);
+        strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
+        snprintf(clock, sizeof(clock), "%02u:%02u:%02u.%03u",
+                 (unsigned)(secs / 3600), (unsigned)(secs / 60 % 60),
+                 (unsigned)(secs % 60),
+                 (unsigned)(sn->vm_clock_nsec / 1000000 % 1000));
+        g_string_append_printf(out, "%-9s %-16s %8s%20s%13s%11s\n", sn->id,
+                               sn->name, vm, date, clock, icount);
+    }
+}
+
+/* The "snapshots" member of "qemu-img info --output=json". */
+static void img_info_snapshots_json(GString *out, const Qcow2ImageInfo *qi,
+                                    const char *ind)
+{
+    g_string_append_printf(out, "%s\"snapshots\": [\n", ind);
+    for (uint32_t i = 0; i < qi->nb_snapshots; i++) {
+        const Qcow2SnapshotInfo *sn = &qi->snapshots[i];
+
+        g_string_append_printf(out, "%s    {\n", ind);
+        if (sn->icount != UINT64_MAX) {
+            g_string_append_printf(out, "%s        \"icount\": %" PRIu64
+                                   ",\n", ind, sn->icount);
+        }
+        g_string_append_printf(out, "%s        \"vm-clock-nsec\": %" PRIu64
+                               ",\n%s        \"name\": ", ind,
+                               sn->vm_clock_nsec % 1000000000, ind);
+        json_string(out, sn->name);
+        g_string_append_printf(out, ",\n%s        \"date-sec\": %" PRIu32
+                               ",\n%s        \"date-nsec\": %" PRIu32
+                               ",\n%s        \"vm-clock-sec\": %" PRIu64
+                               ",\n%s        \"id\": ", ind, sn->date_sec,
+                               ind, sn->date_nsec, ind,
+                               sn->vm_clock_nsec / 1000000000, ind);
+        json_string(out, sn->id);
+        g_string_append_printf(out, ",\n%s        \"vm-state-size\": %"
+                               PRIu64 "\n%s    }%s\n", ind,
+                               sn->vm_state_size, ind,
+                               i + 1 < qi->nb_snapshots ? "," : "");
+    }
+    g_string_append_printf(out, "%s],\n", ind);
+}
+
+/* One image of "qemu-img info": human lines, or a JSON object. */
+static void img_info_append(GString *out, BlockDriverState *bs,
+                            const char *filename, int64_t size,
+                            int64_t actual, OutputFormat ofmt, bool chain)
+{
+    const char *ind = chain ? "        " : "    ";
+    const char *obr = chain ? "    {\n" : "{\n";
+    const char *cbr = chain ? "    }" : "}";
+    Qcow2ImageInfo qi;
+    bool qcow2 = qcow2_get_image_info(bs, &qi);
+    g_autofree char *full = qcow2 && qi.backing_file ?
+                            img_full_backing_name(filename,
+                                                  qi.backing_file) : NULL;
+
+    if (ofmt == OFORMAT_JSON) {
+        g_string_append(out, obr);
+        if (qcow2 && qi.nb_snapshots) {
+            img_info_snapshots_json(out, &qi, ind);
+        }
+        if (qcow2 && qi.backing_file && qi.backing_fmt) {
+            g_string_append_printf(out, "%s\"backing-filename-format\": ",
+                                   ind);
+            json_string(out, qi.backing_fmt);
+            g_string_append(out, ",\n");
+        }
+        g_string_append_printf(out, "%s\"virtual-size\": %" PRId64 ",\n",
+                               ind, size);
+        g_string_append_printf(out, "%s\"filename\": ", ind);
+        json_string(out, filename);
+        g_string_append(out, ",\n");
+        if (qcow2) {
+            g_string_append_printf(out, "%s\"cluster-size\": %" PRIu32
+                                   ",\n", ind, qi.cluster_size);
+        }
+        g_string_append_printf(out, "%s\"format\": ", ind);
+        json_string(out, bdrv_get_format_name(bs));
+        g_string_append(out, ",\n");
+        if (actual >= 0) {
+            g_string_append_printf(out, "%s\"actual-size\": %" PRId64 ",\n",
+                                   ind, actual);
+        }
+        if (qcow2) {
+            g_string_append_printf(out, "%s\"format-specific\": {\n"
+                                   "%s    \"type\": \"qcow2\",\n"
+                                   "%s    \"data\": {\n"
+                                   "%s        \"compat\": \"%s\",\n"
+                                   "%s        \"compression-type\": \"%s\"",
+                                   ind, ind, ind, ind,
+                                   qi.version >= 3 ? "1.1" : "0.10", ind,
+                                   qi.compression_type);
+            if (qi.version >= 3) {
+                g_string_append_printf(out, ",\n%s        \"lazy-refcounts\": "
+                                       "%s", ind,
+                                       qi.lazy_refcounts ? "true" : "false");
+            }
+            g_string_append_printf(out, ",\n%s        \"refcount-bits\": %d",
+                                   ind, qi.refcount_bits);
+            if (qi.version >= 3) {
+                g_string_append_printf(out, ",\n%s        \"corrupt\": %s,\n"
+                                       "%s        \"extended-l2\": %s", ind,
+                                       qi.corrupt ? "true" : "false", ind,
+                                       qi.extended_l2 ? "true" : "false");
+            }
+            g_string_append_printf(out, "\n%s    }\n%s},\n", ind, ind);
+            if (qi.backing_file) {
+                g_string_append_printf(out, "%s\"full-backing-filename\": ",
+                                       ind);
+                json_string(out, full);
+                g_string_append_printf(out, ",\n%s\"backing-filename\": ",
+                                       ind);
+                json_string(out, qi.backing_file);
+                g_string_append(out, ",\n");
+            }
+        }
+        g_string_append_printf(out, "%s\"dirty-flag\": %s\n%s", ind,
+                               qcow2 && qi.dirty ? "true" : "false", cbr);
+    } else {
+        g_autofree char *vsize = size_to_str(size);
+        g_autofree char *dsize = actual >= 0 ? size_to_str(actual) :
+                                 g_strdup("unavailable");
+
+        g_string_append_printf(out, "image: %s\nfile format: %s\n"
+                               "virtual size: %s (%" PRId64 " bytes)\n"
+                               "disk size: %s\n", filename,
+                               bdrv_get_format_name(bs), vsize, size, dsize);
+        if (!qcow2) {
+            return;
+        }
+        g_string_append_printf(out, "cluster_size: %" PRIu32 "\n",
+                               qi.cluster_size);
+        if (qi.backing_file) {
+            g_string_append_printf(out, "backing file: %s", qi.backing_file);
+            if (strcmp(full, qi.backing_file)) {
+                g_string_append_printf(out, " (actual path: %s)", full);
+            }
+            g_string_append(out, "\n");
+            if (qi.backing_fmt) {
+                g_string_append_printf(out, "backing file format: %s\n",
+                                       qi.backing_fmt);
+            }
+        }
+        if (qi.nb_snapshots) {
+            img_info_snapshots(out, &qi);
+        }
+        g_string_append_printf(out, "Format specific information:\n"
+                               "    compat: %s\n"
+                               "    compression type: %s\n",
+                               qi.version >= 3 ? "1.1" : "0.10",
+                               qi.compression_type);
+        if (qi.version >= 3) {
+            g_string_append_printf(out, "    lazy refcounts: %s\n",
+                                   qi.lazy_refcounts ? "true" : "false");
+        }
+        g_string_append_printf(out, "    refcount bits: %d\n",
+                               qi.refcount_bits);
+        if (qi.version >= 3) {
+            g_string_append_printf(out, "    corrupt: %s\n"
+                                   "    extended l2: %s\n",
+                                   qi.corrupt ? "true" : "false",
+                                   qi.extended_l2 ? "true" : "false");
+        }
+    }
+}
+
 static int img_info(int argc, char **argv)
 {
     static const struct option lopt[] = {
@@ -312,7 +501,7 @@ static int img_info(int argc, char **argv)
     OutputFormat ofmt = OFORMAT_HUMAN;
     bool chain = false;
     g_autoptr(GString) out = g_string_new(NULL);
-    const char *name, *filename, *ind;
+    const char *name, *filename;
     BlockBackend *blk;
     int64_t size, actual;
     int c;
@@ -365,32 +554,30 @@ static int img_info(int argc, char **argv)
     actual = img_actual_size(blk);
     filename = img_filename(blk, name, o.image_opts);
 
-    if (ofmt == OFORMAT_JSON) {
-        ind = chain ? "        " : "    ";
-        g_string_append(out, chain ? "[\n    {\n" : "{\n");
-        g_string_append_printf(out, "%s\"virtual-size\": %" PRId64 ",\n",
-                               ind, size);
-        g_string_append_printf(out, "%s\"filename\": ", ind);
-        json_string(out, filename);
-        g_string_append_printf(out, ",\n%s\"format\": ", ind);
-        json_string(out, bdrv_get_format_name(blk_bs(blk)));
-        g_string_append(out, ",\n");
-        if (actual >= 0) {
-            g_string_append_printf(out, "%s\"actual-size\": %" PRId64 ",\n",
-                                   ind, actual);
-        }
-        g_string_append_printf(out, "%s\"dirty-flag\": false\n", ind);
-        g_string_append(out, chain ? "    }\n]\n" : "}\n");
-    } else {
-        g_autofree char *vsize = size_to_str(size);
-        g_autofree char *dsize = actual >= 0 ? size_to_str(actual) :
-                                 g_strdup("unavailable");
+    if (ofmt == OFORMAT_JSON && chain) {
+        g_string_append(out, "[\n");
+    }
+    for (BlockDriverState *bs = blk_bs(blk); bs;
+         bs = chain ? qcow2_get_backing(bs) : NULL) {
+        if (bs != blk_bs(blk)) {
+            filename = bdrv_get_filename(bs);
+            size = bdrv_getlength(bs);
+            actual = -1;
+            if (bdrv_get_file(bs) && *bdrv_get_filename(bdrv_get_file(bs))) {
+                struct stat st;
 
-        g_string_append_printf(out, "image: %s\nfile format: %s\n"
-                               "virtual size: %s (%" PRId64 " bytes)\n"
-                               "disk size: %s\n", filename,
-                               bdrv_get_format_name(blk_bs(blk)), vsize,
-                               size, dsize);
+                if (stat(bdrv_get_filename(bdrv_get_file(bs)), &st) == 0) {
+                    actual = (int64_t)st.st_blocks * 512;
+                }
+            }
+            g_string_append(out, ofmt == OFORMAT_JSON ? ",\n" : "\n");
+        }
+        img_info_append(out, bs, filename, size, actual, ofmt, chain);
+    }
+    if (ofmt == OFORMAT_JSON && chain) {
+        g_string_append(out, "\n]\n");
+    } else if (ofmt == OFORMAT_JSON) {
+        g_string_append(out, "\n");
     }
     fputs(out->str, stdout);
     blk_unref(blk);
@@ -398,6 +585,80 @@ static int img_info(int argc, char **argv)
 }
 
 /* create */
+
+/* Parses an on/off create option. */
+static bool img_create_bool(const char *key, const char *val, bool *out)
+{
+    if (!strcmp(val, "on") || !strcmp(val, "true")) {
+        *out = true;
+    } else if (!strcmp(val, "off") || !strcmp(val, "false")) {
+        *out = false;
+    } else {
+        error_report("Parameter '%s' expects 'on' or 'off'", key);
+        return false;
+    }
+    return true;
+}
+
+/* One -o key=value of create; false (reported) when it is invalid. */
+static bool img_create_option(const char *fmt, const char *key,
+                              const char *val, Qcow2CreateOptions *q,
+                              GPtrArray *keep)
+{
+    bool qcow2 = !strcmp(fmt, "qcow2");
+
+    if (!strcmp(key, "size")) {
+        q->size = parse_size_or_die(val, "Image size");
+    } else if (!strcmp(key, "preallocation")) {
+        g_ptr_array_add(keep, g_strdup(val));
+        q->preallocation = g_ptr_array_index(keep, keep->len - 1);
+    } else if (qcow2 && !strcmp(key, "cluster_size")) {
+        int64_t v = parse_size_or_die(val, "Cluster size");
+
+        if (v > UINT32_MAX || v <= 0) {
+            error_report("Invalid cluster size: %s", val);
+            return false;
+        }
+        q->cluster_size = v;
+    } else if (qcow2 && !strcmp(key, "compat")) {
+        if (!strcmp(val, "0.10") || !strcmp(val, "v2")) {
+            q->version = 2;
+        } else if (!strcmp(val, "1.1") || !strcmp(val, "v3")) {
+            q->version = 3;
+        } else {
+            error_report("Invalid parameter '%s'", val);
+            return false;
+        }
+    } else if (qcow2 && !strcmp(key, "backing_file")) {
+        g_ptr_array_add(keep, g_strdup(val));
+        q->backing_file = g_ptr_array_index(keep, keep->len - 1);
+    } else if (qcow2 && !strcmp(key, "backing_fmt")) {
+        g_ptr_array_add(keep, g_strdup(val));
+        q->backing_fmt = g_ptr_array_index(keep, keep->len - 1);
+    } else if (qcow2 && !strcmp(key, "lazy_refcounts")) {
+        return img_create_bool(key, val, &q->lazy_refcounts);
+    } else if (qcow2 && !strcmp(key, "extended_l2")) {
+        return img_create_bool(key, val, &q->extended_l2);
+    } else if (qcow2 && !strcmp(key, "refcount_bits")) {
+        int64_t v = qemuio_cvtnum(val);
+
+        if (v <= 0 || v > 64) {
+            error_report("Invalid refcount_bits: %s", val);
+            return false;
+        }
+        q->refcount_bits = v;
+    } else if (qcow2 && !strcmp(key, "compression_type")) {
+        if (strcmp(val, "zlib")) {
+            error_report("compression_type=%s is not supported yet "
+                         "(images are created with zlib)", val);
+            return false;
+        }
+    } else {
+        error_report("Invalid parameter '%s'", key);
+        return false;
+    }
+    return true;
+}
 
 static int img_create(int argc, char **argv)
 {
@@ -407,8 +668,9 @@ static int img_create(int argc, char **argv)
         { NULL, 0, NULL, 0 }
     };
     const char *fmt = "raw";
-    g_autofree char *prealloc = NULL;
-    int64_t size = -1;
+    Qcow2CreateOptions q = { .size = -1 };
+    g_autoptr(GPtrArray) optstrs = g_ptr_array_new();
+    g_autoptr(GPtrArray) keep = g_ptr_array_new_with_free_func(g_free);
     Error *local_err = NULL;
     bool quiet = false;
     int c;
@@ -419,46 +681,43 @@ static int img_create(int argc, char **argv)
             help();
             return 0;
         case 'F':
+            q.backing_fmt = optarg;
+            break;
         case 'b':
-            error_report("Backing files are not supported: raw images have "
-                         "none");
-            return 1;
+            q.backing_file = optarg;
+            break;
         case 'f':
             fmt = optarg;
             break;
-        case 'o': {
-            g_autoptr(KeyVal) kv = keyval_parse(optarg, NULL, &local_err);
-
-            if (!kv) {
-                error_report_err(local_err);
-                return 1;
-            }
-            for (size_t i = 0; i < keyval_count(kv); i++) {
-                const char *key = keyval_nth_key(kv, i);
-                const char *val = keyval_nth_value(kv, i);
-
-                if (!strcmp(key, "size")) {
-                    size = parse_size_or_die(val, "Image size");
-                } else if (!strcmp(key, "preallocation")) {
-                    g_free(prealloc);
-                    prealloc = g_strdup(val);
-                } else {
-                    error_report("Invalid parameter '%s'", key);
-                    return 1;
-                }
-            }
+        case 'o':
+            g_ptr_array_add(optstrs, optarg);
             break;
-        }
         case 'q':
             quiet = true;
             break;
         case 'u':
+            q.unsafe = true;
             break;
         case OPTION_OBJECT:
             process_object(optarg);
             break;
         default:
             bad_option(c, argv);
+        }
+    }
+    for (guint i = 0; i < optstrs->len; i++) {
+        g_autoptr(KeyVal) kv = keyval_parse(g_ptr_array_index(optstrs, i),
+                                            NULL, &local_err);
+
+        if (!kv) {
+            error_report_err(local_err);
+            return 1;
+        }
+        for (size_t j = 0; j < keyval_count(kv); j++) {
+            if (!img_create_option(fmt, keyval_nth_key(kv, j),
+                                   keyval_nth_value(kv, j), &q, keep)) {
+                return 1;
+            }
         }
     }
     if (optind >= argc) {
@@ -468,14 +727,26 @@ static int img_create(int argc, char **argv)
         error_exit("Unexpected argument: %s", argv[optind + 2]);
     }
     if (optind + 1 < argc) {
-        size = parse_size_or_die(argv[optind + 1], "Image size");
+        q.size = parse_size_or_die(argv[optind + 1], "Image size");
     }
-    if (size < 0) {
+    if (!strcmp(fmt, "qcow2")) {
+        if (!qcow2_img_create(argv[optind], &q, quiet, &local_err)) {
+            error_reportf_err(local_err, "%s: ", argv[optind]);
+            return 1;
+        }
+        return 0;
+    }
+    if (q.backing_file || q.backing_fmt) {
+        error_report("Backing files are not supported: %s images have "
+                     "none", fmt);
+        return 1;
+    }
+    if (q.size < 0) {
         error_report("%s: Image creation needs a size parameter",
                      argv[optind]);
         return 1;
     }
-    if (!bdrv_img_create(argv[optind], fmt, size, prealloc, quiet,
+    if (!bdrv_img_create(argv[optind], fmt, q.size, q.preallocation, quiet,
                          &local_err)) {
         error_reportf_err(local_err, "%s: ", argv[optind]);
         return 1;
@@ -525,6 +796,7 @@ static int img_check(int argc, char **argv)
 /* map */
 
 typedef struct MapEntry {
+    const char *file;       /* the layer that has the data */
     int64_t start;
     int64_t length;
     int64_t offset;
@@ -537,7 +809,7 @@ typedef struct MapEntry {
 
 static bool map_entry_mergeable(const MapEntry *a, const MapEntry *b)
 {
-    return a->start + a->length == b->start &&
+    return a->start + a->length == b->start && a->file == b->file &&
            a->present == b->present && a->zero == b->zero &&
            a->data == b->data && a->depth == b->depth &&
            a->has_offset == b->has_offset &&
@@ -547,6 +819,7 @@ static bool map_entry_mergeable(const MapEntry *a, const MapEntry *b)
 static void map_entry_print(const MapEntry *e, OutputFormat ofmt,
                             const char *filename, bool last)
 {
+    filename = e->file ? e->file : filename;
     if (ofmt == OFORMAT_HUMAN) {
         if (e->data && e->has_offset) {
             printf("%#-16" PRIx64 "%#-16" PRIx64 "%#-16" PRIx64 "%s\n",
@@ -581,8 +854,11 @@ static int img_map(int argc, char **argv)
     OutputFormat ofmt = OFORMAT_HUMAN;
     int64_t start = 0, max_length = -1, end, offset;
     MapEntry curr = { .length = 0 };
+    g_autoptr(GPtrArray) layers = NULL;
     const char *filename;
     BlockBackend *blk;
+    Qcow2ImageInfo qi;
+    bool qcow2;
     int c, ret = 0;
 
     while ((c = getopt_long(argc, argv, ":f:hU", lopt, NULL)) != -1) {
@@ -646,6 +922,13 @@ static int img_map(int argc, char **argv)
         end = start + max_length;
     }
 
+    /* A qcow2 chain: the status of each layer alone says which has it. */
+    layers = g_ptr_array_new();
+    for (BlockDriverState *b = blk_bs(blk); b; b = qcow2_get_backing(b)) {
+        g_ptr_array_add(layers, b);
+    }
+    qcow2 = qcow2_get_image_info(blk_bs(blk), &qi);
+
     if (ofmt == OFORMAT_HUMAN) {
         printf("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to",
                "File");
@@ -665,11 +948,35 @@ static int img_map(int argc, char **argv)
         if (pnum == 0) {
             break;
         }
-        next.length = pnum;
         next.data = ret & BDRV_BLOCK_DATA;
         next.zero = ret & BDRV_BLOCK_ZERO;
         next.present = ret & BDRV_BLOCK_ALLOCATED;
         next.depth = next.present ? 0 : 1;
+        if (qcow2) {
+            /* The first layer that has the range itself. */
+            next.depth = layers->len - 1;
+            for (guint i = 0; next.present && i < layers->len; i++) {
+                BlockDriverState *lbs = g_ptr_array_index(layers, i);
+                int64_t lnum = 0;
+                int r = qcow2_layer_block_status(lbs, offset, pnum, &lnum);
+
+                if (r < 0) {
+                    ret = r;
+                    error_report("Could not read file metadata: %s",
+                                 strerror(-ret));
+                    goto out;
+                }
+                if (lnum > 0) {
+                    pnum = MIN(pnum, lnum);
+                }
+                if (r & BDRV_BLOCK_ALLOCATED) {
+                    next.depth = i;
+                    next.file = i ? bdrv_get_filename(lbs) : NULL;
+                    break;
+                }
+            }
+        }
+        next.length = pnum;
         next.has_offset = ret & BDRV_BLOCK_OFFSET_VALID;
         next.offset = next.has_offset ? map : 0;
         offset += pnum;

@@ -7,6 +7,7 @@
 #include "qemu/keyval.h"
 #include "qemu/error-report.h"
 #include "qapi/error.h"
+#include "block/qcow2-img.h"
 
 /* Copies @src's parameters into @dst, which is fresh. */
 static bool copy_options(KeyVal *dst, const KeyVal *src, Error **errp)
@@ -52,10 +53,6 @@ BlockBackend *qemuio_open_image(const char *name,
     if (o->force_share) {
         flags |= BDRV_O_FORCE_SHARE;
     }
-    if (o->format && !strcmp(o->format, "qcow2")) {
-        error_setg(errp, "Image format 'qcow2' is not supported yet");
-        return NULL;
-    }
 
     if (o->image_opts) {
         g_autoptr(KeyVal) kv = keyval_parse(name, NULL, errp);
@@ -69,11 +66,6 @@ BlockBackend *qemuio_open_image(const char *name,
                                 (o->cache ? BDRV_FILL_CACHE : 0) |
                                 (o->discard ? BDRV_FILL_DISCARD : 0) |
                                 (o->force_share ? BDRV_FILL_FORCE_SHARE : 0));
-        if (keyval_has(kv, "driver") &&
-            !strcmp(keyval_get(kv, "driver"), "qcow2")) {
-            error_setg(errp, "Image format 'qcow2' is not supported yet");
-            return NULL;
-        }
         bs = bdrv_open_blockdev(kv, errp);
         if (!bs) {
             error_prepend(errp, "can't open: ");
@@ -88,7 +80,7 @@ BlockBackend *qemuio_open_image(const char *name,
         if (!copy_options(kv, o->options, errp)) {
             return NULL;
         }
-        if (!o->format && !o->read_only) {
+        if (!o->format && !o->read_only && !qcow2_probe_file(name)) {
             error_printf("WARNING: Image format was not specified for "
                          "'%s' and probing guessed raw.\n", name);
             error_printf("         Automatically detecting the format is "

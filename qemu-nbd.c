@@ -145,8 +145,8 @@ TRACE_OPT_HELP
 "  -d, --disconnect          disconnect the specified device\n"
 "\n"
 "Block device options:\n"
-"  -f, --format=FORMAT       set image format (raw; qcow2 is not supported "
-"yet)\n"
+"  -f, --format=FORMAT       set image format (raw or qcow2; probed when\n"
+"                            not given)\n"
 "  -r, --read-only           export read-only\n"
 "  -n, --nocache             disable host cache\n"
 "      --cache=MODE          set cache mode used to access the disk image, "
@@ -698,21 +698,16 @@ static const char *check_format(QemuNbd *s)
     const char *fmt = s->fmt;
 
     if (!fmt) {
-        /* Probe: only raw is supported, but say so for qcow2 images. */
+        /* Probe: qcow2 by its magic, else raw. */
         unsigned char magic[4];
         int fd = open(s->srcpath, O_RDONLY);
+        bool qcow2 = false;
 
         if (fd >= 0) {
-            if (read(fd, magic, 4) == 4 && !memcmp(magic, "QFI\xfb", 4)) {
-                die("'%s' is a qcow2 image: image format 'qcow2' is not "
-                    "supported yet", s->srcpath);
-            }
+            qcow2 = read(fd, magic, 4) == 4 && !memcmp(magic, "QFI\xfb", 4);
             close(fd);
         }
-        return "raw";
-    }
-    if (!strcmp(fmt, "qcow2")) {
-        die("Image format 'qcow2' is not supported yet");
+        return qcow2 ? "qcow2" : "raw";
     }
     if (!bdrv_find_driver(fmt)) {
         die("Unknown driver '%s'", fmt);
@@ -750,10 +745,6 @@ static BlockBackend *open_image(QemuNbd *s, bool *writethrough)
                                 (s->readonly ? BDRV_FILL_READ_ONLY : 0) |
                                 (s->cache ? BDRV_FILL_CACHE : 0) |
                                 (s->discard ? BDRV_FILL_DISCARD : 0));
-        if (!strcmp(keyval_has(opts, "driver") ? keyval_get(opts, "driver") :
-                    "", "qcow2")) {
-            die("Image format 'qcow2' is not supported yet");
-        }
         bs = bdrv_open_blockdev(opts, &local_err);
         if (!bs) {
             error_reportf_err(local_err, "Failed to blk_new_open '%s': ",

@@ -9,6 +9,8 @@
  */
 #include "qemu/osdep.h"
 #include "block/block_int.h"
+#include "block/qcow2.h"
+#include "block/qcow2-img.h"
 #include "qemu/cutils.h"
 #include "qemu/id.h"
 #include "qemu/main-loop.h"
@@ -25,6 +27,7 @@ static const BlockDriver *const builtin_drivers[] = {
     &bdrv_null_co,
     &bdrv_raw,
     &bdrv_nbd,
+    &bdrv_qcow2,
 };
 
 /* Does @filename start with "@prefix:"? */
@@ -537,7 +540,12 @@ BlockDriverState *bdrv_open(const char *filename, const char *format,
     const char *prefix = "";
 
     if (!format) {
-        format = "raw";
+        /* Probe local files for qcow2's magic; anything else is raw. */
+        bool local = filename && !(options && keyval_has(options,
+                                                          "file.driver")) &&
+                     bdrv_find_protocol(filename) == &bdrv_file;
+
+        format = local && qcow2_probe_file(filename) ? "qcow2" : "raw";
     }
     drv = bdrv_find_driver(format);
     if (!drv) {

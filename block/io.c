@@ -772,18 +772,61 @@ int coroutine_fn bdrv_co_block_status(BlockDriverState *bs, int64_t offset,
     return bdrv_co_do_block_status(bs, true, offset, bytes, pnum, map, file);
 }
 
+/* The node of @bs's child named "backing", or NULL. */
+static BlockDriverState *bdrv_backing_child_bs(BlockDriverState *bs)
+{
+    BdrvChild *c;
+
+    QLIST_FOREACH(c, &bs->children, next) {
+        if (!strcmp(c->name, "backing")) {
+            return c->bs;
+        }
+    }
+    return NULL;
+}
+
 int coroutine_fn bdrv_co_block_status_above(BlockDriverState *bs,
                                             BlockDriverState *base,
                                             int64_t offset, int64_t bytes,
                                             int64_t *pnum, int64_t *map,
                                             BlockDriverState **file)
 {
+    BlockDriverState *p;
+    int64_t n = bytes;
+    int ret = 0;
+
     if (bs == base) {
         *pnum = bytes;
         return 0;
     }
-    /* No driver of ours has a backing file: the chain is @bs alone. */
-    return bdrv_co_do_block_status(bs, true, offset, bytes, pnum, map, file);
+    /*
+     * Down the chain of "backing" children (qcow2) while the layer does
+     * not have the data itself; the first answer's length bounds the
+     * rest. A layer without a backing child answers for itself.
+     */
+    for (p = bs; p && p != base; p = bdrv_backing_child_bs(p)) {
+        int64_t len = qatomic_read(&p->total_bytes);
+
+        if (p != bs && offset >= len) {
+            /* Past the end of a shorter backing file: zeroes. */
+            *pnum = n;
+            return BDRV_BLOCK_ZERO;
+        }
+        ret = bdrv_co_do_block_status(p, true, offset, n, pnum, map, file);
+        if (ret < 0 || (ret & BDRV_BLOCK_ALLOCATED)) {
+            return ret;
+        }
+        if (!bdrv_backing_child_bs(p)) {
+            /* Unallocated without a backing file: zeroes, not present. */
+            return p->drv->supports_backing ? ret | BDRV_BLOCK_ZERO : ret;
+        }
+        n = *pnum;
+        if (n == 0) {
+            return ret;
+        }
+    }
+    *pnum = n;
+    return ret;
 }
 
 /* Length and truncate */

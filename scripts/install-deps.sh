@@ -15,6 +15,8 @@ python3
 libglib2.0-dev
 libgnutls28-dev
 liburing-dev
+zlib1g-dev
+libzstd-dev
 libcap-ng-dev
 gnutls-bin
 util-linux

@@ -44,6 +44,12 @@ struct BlockDriver {
     int instance_size;
     /* A format: opened over a "file" child. Otherwise a protocol. */
     bool is_format;
+    /*
+     * A format whose images may have a backing file (qcow2): what block
+     * status calls unallocated reads from the "backing" child, or as
+     * zeroes when there is none.
+     */
+    bool supports_backing;
     /* Protocol: file names starting with this prefix pick the driver. */
     const char *protocol_name;
     /* NULL-terminated further prefixes that pick the driver, or NULL. */

@@ -244,7 +244,8 @@ expect_fail "info without file" "Expecting one image file name" info
 expect_fail "unknown option" "unrecognized option" info --bogus x
 expect_fail "missing argument" "missing argument" info -f
 expect_fail "bad --output" "human or json" map --output=xml "$L1"
-expect_fail "create qcow2" "not supported" create -f qcow2 "$TMP/q" 1M
+expect_fail "create qcow2 bad cluster size" "Cluster size" create -f qcow2 \
+    -o cluster_size=1000 "$TMP/q" 1M
 expect_fail "create no size" "needs a size" create "$TMP/q.raw"
 expect_fail "create bad size" "Invalid image size" create "$TMP/q.raw" 1x
 expect_fail "create bad prealloc" "preallocation" create \

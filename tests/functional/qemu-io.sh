@@ -154,7 +154,7 @@ expect_fail "unknown option" "Try" --frobnicate
 expect_fail "missing file" "can't open device" -c 'read 0 1' "$TMP/nope"
 expect_fail "bad cache" "Invalid cache option" -t bogus "$IMG"
 expect_fail "bad aio" "Invalid aio option" -i native "$IMG"
-expect_fail "qcow2" "not supported" -f qcow2 "$IMG"
+expect_fail "raw image as qcow2" "not in qcow2 format" -f qcow2 "$IMG"
 expect_fail "two files" "extra arguments" "$IMG" "$IMG"
 expect_fail "image-opts with -f" "mutually exclusive" --image-opts -f raw \
     "driver=raw"

@@ -230,8 +230,14 @@ static void test_bdrv_open(void)
     bdrv_unref(bs);
     check_clean();
 
+    g_assert_null(bdrv_open(img, "vmdk", NULL, 0, &err));
+    g_assert_cmpstr(error_get_pretty(err), ==, "Unknown driver 'vmdk'");
+    error_free(err);
+    err = NULL;
+    /* A raw file opened as qcow2: the driver says what is wrong. */
     g_assert_null(bdrv_open(img, "qcow2", NULL, 0, &err));
-    g_assert_cmpstr(error_get_pretty(err), ==, "Unknown driver 'qcow2'");
+    g_assert_nonnull(strstr(error_get_pretty(err),
+                            "Image is not in qcow2 format"));
     error_free(err);
     err = NULL;
     g_assert_null(bdrv_open("/nonexistent/x.img", NULL, NULL, 0, &err));
@@ -247,7 +253,9 @@ static void test_bdrv_open(void)
 static void test_errors(void)
 {
     expect_error("node-name=n0", "Parameter 'driver' is missing");
-    expect_error("driver=qcow2,node-name=n0", "Unknown driver 'qcow2'");
+    expect_error("driver=vmdk,node-name=n0", "Unknown driver 'vmdk'");
+    expect_error("driver=qcow2,node-name=n0",
+                 "A block device must be specified for \"file\"");
     expect_error("driver=raw,node-name=n0,file.driver=file,"
                  "file.filename=%s,foo=bar", "Invalid parameter 'foo'");
     expect_error("driver=raw,node-name=n0,file.driver=file,"
