@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * qemu-img: create, inspect, convert, compare and benchmark disk images.
  * The command lines and outputs are those of QEMU's qemu-img for the

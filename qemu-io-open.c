@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Opening an image for qemu-io: its command line and 'open' options made
  * into block layer flags and options.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * qemu-nbd: serve a disk image over NBD, or list the exports of an NBD
  * server (-L). The command line is QEMU's qemu-nbd's.

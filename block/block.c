@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Block graph: driver registry, opening nodes from option strings,
  * references, children, node names and AioContext moves.

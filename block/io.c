@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Block layer I/O: request checks, alignment and read-modify-write,
  * serialisation of overlapping requests, in-flight accounting and drain.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Installs the Debian packages that building, testing and benchmarking
 # need. Idempotent; run as root. With --check, installs nothing and exits 1
 # (listing them) when some are missing.

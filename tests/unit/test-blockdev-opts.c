@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * --blockdev / --image-opts option strings: parsing into a node graph,
  * inheritance of common options, references to existing nodes, and one
