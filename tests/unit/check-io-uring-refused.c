@@ -73,7 +73,19 @@ int main(int argc, char **argv)
         printf("cannot run %s: %s\n", argv[2], err->message);
         return 1;
     }
-    printf("%s", out);
+    /*
+     * The child's skips are what this check expects, not skips of its own:
+     * quote its output so that no test runner counts them.
+     */
+    {
+        g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+
+        for (char **l = lines; *l; l++) {
+            if (**l) {
+                printf("child: %s\n", *l);
+            }
+        }
+    }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         printf("FAIL: %s did not exit with status 0\n", argv[2]);
         return 1;
