@@ -80,6 +80,7 @@ struct NBDClient {
     NBDMode mode;
     bool no_zeroes;
     bool tls_done;
+    bool tls_refused;  /* handshake or peer check failed: always logged */
     uint32_t min_block;         /* as advertised to the client */
     NBDMetaContexts contexts;
 
