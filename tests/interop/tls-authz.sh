@@ -35,8 +35,10 @@ EOT
 }
 client_pki alice || fail "certtool: alice"
 client_pki bob || fail "certtool: bob"
-ALICE="CN=alice,O=NBD Test"
-BOB="CN=bob,O=NBD Test"
+# The DN as QEMU gives it to authorization objects (GnuTLS's compatible
+# order: as in the certificate, O before CN).
+ALICE="O=NBD Test,CN=alice"
+BOB="O=NBD Test,CN=bob"
 
 make_image "$TMP/disk.img" 4M
 SERVER_OBJ="tls-creds-x509,id=tls0,endpoint=server,dir=$TMP/pki"
@@ -55,7 +57,7 @@ serve() {
     LOG=$TMP/srv$N.log
     for _ in 1 2 3 4 5; do
         port=$(free_port)
-        start_daemon "srv$N" - "$QEMU_NBD" -t -f raw -x tdisk \
+        start_daemon "srv$N" - "${SERVER_BIN:-$QEMU_NBD}" -t -f raw -x tdisk \
             -b 127.0.0.1 -p "$port" --pid-file "$TMP/srv$N.pid" \
             --object "$SERVER_OBJ" --object "$1" --tls-creds tls0 \
             --tls-authz az0 "$TMP/disk.img" ||
@@ -92,7 +94,7 @@ ninfo() {
 # is refused as DENIED; each refusal is one log line with DN and id.
 check() {
     local allowed=$1 denied=$2 what=$3 dn before after prog
-    dn="CN=$denied,O=NBD Test"
+    dn="O=NBD Test,CN=$denied"
     for prog in qimg qio ninfo; do
         $prog "$allowed" || fail "$what: $prog as $allowed refused: \
 $(cat "$TMP/client.out")"
@@ -112,12 +114,24 @@ serve "authz-simple,id=az0,identity=${ALICE//,/,,}"
 check alice bob "authz-simple"
 grep "'$BOB'" "$LOG" | head -1 | sed 's/^/# /'
 
+# The same identity means the same client to Debian's qemu-nbd: rules
+# written for QEMU work unchanged.
+if [ -x /usr/bin/qemu-nbd ]; then
+    SERVER_BIN=/usr/bin/qemu-nbd serve \
+        "authz-simple,id=az0,identity=${ALICE//,/,,}"
+    qimg alice || fail "Debian's qemu-nbd refused '$ALICE'"
+    qimg bob && fail "Debian's qemu-nbd let '$BOB' in"
+    ok "Debian's qemu-nbd reads the same identity the same way"
+else
+    skip_part "Debian's qemu-nbd is not installed"
+fi
+
 serve "authz-list,id=az0,policy=allow,rules.0.match=${BOB//,/,,},\
 rules.0.policy=deny,rules.0.format=exact"
 check alice bob "authz-list exact, default allow"
 
-serve "authz-list,id=az0,policy=deny,rules.0.match=CN=alice,,*,\
-rules.0.policy=deny,rules.0.format=glob,rules.1.match=CN=*,,O=NBD Test,\
+serve "authz-list,id=az0,policy=deny,rules.0.match=*,,CN=alice,\
+rules.0.policy=deny,rules.0.format=glob,rules.1.match=O=NBD Test,,CN=*,\
 rules.1.policy=allow,rules.1.format=glob"
 check bob alice "authz-list glob, first match wins"
 
@@ -131,7 +145,7 @@ ok "authz-list with a gap in its rules is refused"
 
 cat >"$TMP/rules.json" <<EOT
 {"policy": "deny",
- "rules": [{"match": "CN=alice,*", "policy": "allow", "format": "glob"}]}
+ "rules": [{"match": "*,CN=alice", "policy": "allow", "format": "glob"}]}
 EOT
 serve "authz-listfile,id=az0,filename=$TMP/rules.json,refresh=on"
 check alice bob "authz-listfile"
