@@ -268,6 +268,7 @@ static int coroutine_fn prh_read_cdb(PRHelperClient *client,
             }
         }
         if (n < 0) {
+            error_prepend(errp, "client %s: ", client->name);
             goto fail;
         }
         if (too_many) {
@@ -372,11 +373,10 @@ static void coroutine_fn prh_client_co(void *opaque)
 
     /* Handshake: our features, then the client's wishes. */
     if (qio_channel_write_all(client->ioc, (char *)&flags, sizeof(flags),
-                              &local_err) < 0) {
-        goto out;
-    }
-    if (qio_channel_read_all(client->ioc, (char *)&flags, sizeof(flags),
+                              &local_err) < 0 ||
+        qio_channel_read_all(client->ioc, (char *)&flags, sizeof(flags),
                              &local_err) < 0) {
+        error_prepend(&local_err, "client %s: handshake: ", client->name);
         goto out;
     }
     flags = GUINT32_FROM_BE(flags);

@@ -5,7 +5,9 @@
 # sent. Clients: a raw Python client that sends 32 reads of 4 MiB in each
 # reply mode and hangs up without reading, one that resets the
 # connection, and Debian's qemu-io killed in the middle of an aio_write
-# batch. The server keeps serving afterwards.
+# batch. The server keeps serving afterwards. The same for our
+# qemu-pr-helper -v: a client that sends 32 requests and resets the
+# connection is one line.
 . "$(dirname "$0")/common.sh"
 need qemu-io python3
 
@@ -90,3 +92,33 @@ qemu-io -f raw "nbd+unix:///?socket=$SOCK" -c 'write -P 0x77 0 64k' \
     ! grep -q "verification failed" "$TMP/io.out" ||
     fail "server does not serve after the departures: $(cat "$TMP/io.out")"
 ok "server still serves"
+
+# qemu-pr-helper (built beside qemu-nbd): one command at a time per
+# client, so whatever is queued, a client that leaves is one line with -v.
+PRH=$(dirname "$QEMU_NBD")/qemu-pr-helper
+[ -x "$PRH" ] || fail "no qemu-pr-helper beside $QEMU_NBD"
+start_daemon prh - "$PRH" -v -k "$TMP/pr.sock" || fail "pr-helper start"
+wait_socket "$TMP/pr.sock" "$prh_pid" || fail "pr-helper is not listening"
+for c in 1 2 3; do
+    python3 - "$TMP/pr.sock" <<'PY' || fail "pr-helper client $c"
+import array, os, socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.recv(4)
+s.sendall(b"\0\0\0\0")
+fd = os.open("/dev/null", os.O_RDWR)
+cdb = bytes([0x5E, 0, 0, 0, 0, 0, 0, 0x20, 0]) + bytes(7)
+for _ in range(32):
+    s.sendmsg([cdb], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                       array.array("i", [fd]))])
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+PY
+done
+wait_until 10 grep -q "client #3:" "$TMP/prh.log" || fail "pr-helper: no line"
+sleep 0.5
+for c in 1 2 3; do
+    n=$(grep -c "client #$c:" "$TMP/prh.log")
+    [ "$n" = 1 ] || fail "pr-helper client #$c: $n log lines, want 1"
+done
+ok "qemu-pr-helper -v: 3 clients gone with 32 requests queued, 1 line each"
