@@ -176,8 +176,13 @@ static int reload_one(Object *child, void *opaque)
     }
     (*count)++;
     if (!qauthz_list_file_reload(fauthz, &err)) {
-        error_prepend(&err, "authz-listfile '%s': reload failed, the "
-                      "previous rules stay in force: ",
+        /* Fail closed, as QEMU does: nobody in until the file is fixed. */
+        qemu_mutex_lock(&fauthz->lock);
+        g_ptr_array_set_size(fauthz->rules, 0);
+        fauthz->policy = QAUTHZ_LIST_POLICY_DENY;
+        qemu_mutex_unlock(&fauthz->lock);
+        error_prepend(&err, "authz-listfile '%s': reload failed, every "
+                      "client is denied until the file loads: ",
                       object_get_canonical_path_component(child));
         error_report_err(err);
     } else {
@@ -251,6 +256,7 @@ static void qauthz_list_file_init(Object *obj)
 
     qemu_mutex_init(&fauthz->lock);
     fauthz->policy = QAUTHZ_LIST_POLICY_DENY;
+    fauthz->refresh = true;     /* QEMU's default where it can watch */
 }
 
 static void qauthz_list_file_finalize(Object *obj)
@@ -280,7 +286,7 @@ static void qauthz_list_file_class_init(ObjectClass *oc, void *data)
                                    qauthz_list_file_get_refresh,
                                    qauthz_list_file_set_refresh);
     object_class_property_set_description(oc, "refresh",
-        "whether to read the file again on SIGHUP (default: off)");
+        "whether to read the file again on SIGHUP (default: on)");
 }
 
 static const TypeInfo qauthz_list_file_info = {

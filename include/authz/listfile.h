@@ -5,9 +5,9 @@
  *   {"policy": "deny",
  *    "rules": [{"match": "CN=alice*", "policy": "allow", "format": "glob"}]}
  *
- * With refresh=on the file is read again by qauthz_list_file_reload_all()
- * (qemu-nbd calls it on SIGHUP); a file that no longer parses leaves the
- * rules in force unchanged.
+ * With refresh=on (the default) the file is read again by
+ * qauthz_list_file_reload_all() (qemu-nbd calls it on SIGHUP); after a
+ * reload that fails, every identity is denied until one succeeds.
  */
 #ifndef AUTHZ_LISTFILE_H
 #define AUTHZ_LISTFILE_H

@@ -147,7 +147,7 @@ cat >"$TMP/rules.json" <<EOT
 {"policy": "deny",
  "rules": [{"match": "*,CN=alice", "policy": "allow", "format": "glob"}]}
 EOT
-serve "authz-listfile,id=az0,filename=$TMP/rules.json,refresh=on"
+serve "authz-listfile,id=az0,filename=$TMP/rules.json"
 check alice bob "authz-listfile"
 
 cat >"$TMP/rules.json" <<EOT
@@ -159,8 +159,27 @@ wait_until 10 grep -q "reloaded" "$LOG" || fail "no reload after SIGHUP"
 alive "$PID" || fail "SIGHUP ended a server with a refreshable listfile"
 check bob alice "authz-listfile after SIGHUP"
 
-# A file that no longer parses keeps the rules in force.
+# A file that no longer parses denies everyone until it loads again.
 echo '{"policy": "allow", "rules": [' >"$TMP/rules.json"
 kill -HUP "$PID"
 wait_until 10 grep -q "reload failed" "$LOG" || fail "bad file not reported"
-check bob alice "authz-listfile after a broken file"
+for who in alice bob; do
+    qimg $who && fail "$who served while the rules file is broken"
+done
+alive "$PID" || fail "server died on a broken rules file"
+ok "authz-listfile: a broken file on reload denies everyone"
+cat >"$TMP/rules.json" <<EOT
+{"rules": [{"match": "$BOB", "policy": "allow"}]}
+EOT
+kill -HUP "$PID"
+wait_until 10 test "$(grep -c reloaded "$LOG")" = 2 ||
+    fail "no second reload"
+check bob alice "authz-listfile after the file was fixed"
+
+# refresh=off: SIGHUP is not a reload, it ends qemu-nbd as before.
+serve "authz-listfile,id=az0,filename=$TMP/rules.json,refresh=off"
+qimg bob || fail "refresh=off: bob refused"
+kill -HUP "$PID"
+wait_gone "$PID" 10 || fail "SIGHUP did not end qemu-nbd with refresh=off"
+PID=
+ok "authz-listfile refresh=off: SIGHUP ends the server"
