@@ -298,9 +298,17 @@ static const TypeInfo qauthz_list_file_info = {
     .class_init = qauthz_list_file_class_init,
 };
 
+/* The name QEMU 7.2 and earlier register (Debian 12's qemu-nbd). */
+static const TypeInfo qauthz_list_file_alias_info = {
+    .name = TYPE_QAUTHZ_LIST_FILE_ALIAS,
+    .parent = TYPE_QAUTHZ_LIST_FILE,
+    .instance_size = sizeof(QAuthZListFile),
+};
+
 static void qauthz_list_file_register_types(void)
 {
     type_register_static(&qauthz_list_file_info);
+    type_register_static(&qauthz_list_file_alias_info);
 }
 
 type_init(qauthz_list_file_register_types)

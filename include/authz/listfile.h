@@ -16,6 +16,8 @@
 #include "qemu/thread.h"
 
 #define TYPE_QAUTHZ_LIST_FILE "authz-listfile"
+/* The same object under the name older QEMU releases register. */
+#define TYPE_QAUTHZ_LIST_FILE_ALIAS "authz-list-file"
 OBJECT_DECLARE_SIMPLE_TYPE(QAuthZListFile, QAUTHZ_LIST_FILE)
 
 struct QAuthZListFile {

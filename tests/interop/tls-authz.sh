@@ -172,9 +172,15 @@ cat >"$TMP/rules.json" <<EOT
 {"rules": [{"match": "$BOB", "policy": "allow"}]}
 EOT
 kill -HUP "$PID"
-wait_until 10 test "$(grep -c reloaded "$LOG")" = 2 ||
-    fail "no second reload"
+reloads() {
+    [ "$(grep -c "rules reloaded" "$LOG")" = "$1" ]
+}
+wait_until 10 reloads 2 || fail "no second reload"
 check bob alice "authz-listfile after the file was fixed"
+
+# The name older QEMU releases use (Debian 12's) is the same object.
+serve "authz-list-file,id=az0,filename=$TMP/rules.json"
+check bob alice "authz-list-file (the older name)"
 
 # refresh=off: SIGHUP is not a reload, it ends qemu-nbd as before.
 serve "authz-listfile,id=az0,filename=$TMP/rules.json,refresh=off"
