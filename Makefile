@@ -23,6 +23,7 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_TARGETS = tests/fuzz/fuzz-nbd tests/fuzz/fuzz-nbd-session \
+	tests/fuzz/fuzz-pr-helper \
 	tests/fuzz/fuzz-nbd-client tests/fuzz/fuzz-nbd-reply \
 	tests/fuzz/fuzz-nbd-driver
 MESON_SETUP = meson setup --wipe

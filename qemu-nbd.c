@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <sys/wait.h>
 #include <glib-unix.h>
+#include "authz/listfile.h"
 #include "block/nbd.h"
 #include "sysemu/block-backend.h"
 #include "sysemu/iothread.h"
@@ -134,6 +135,8 @@ static void usage(const char *name)
 "  --tls-creds=ID            use id of an earlier --object to provide TLS\n"
 "  --tls-hostname=HOSTNAME   override hostname used to check x509 "
 "certificate\n"
+"  --tls-authz=ID            use id of an earlier --object to provide\n"
+"                            authorization of the client's TLS identity\n"
 TRACE_OPT_HELP
 "  --fork                    fork off the server process and exit the "
 "parent\n"
@@ -452,8 +455,9 @@ static void check_args(QemuNbd *s, int argc, char **argv)
         if (!s->tls_creds_id) {
             die("--tls-authz is not permitted without --tls-creds");
         }
-        die("--tls-authz is not supported: no authorization objects exist "
-            "here");
+        if (s->list) {
+            die("--tls-authz is not supported with -L");
+        }
     }
     if (s->tls_creds_id && (s->device || s->disconnect)) {
         die("TLS is not supported with a host device");
@@ -665,6 +669,18 @@ static gboolean on_terminate_signal(gpointer opaque)
 
     s->state = QEMU_NBD_TERMINATE;
     return G_SOURCE_CONTINUE;
+}
+
+/*
+ * SIGHUP reads the rules of every authz-listfile with refresh=on again;
+ * without one it ends the server like SIGTERM.
+ */
+static gboolean on_hangup_signal(gpointer opaque)
+{
+    if (qauthz_list_file_reload_all() > 0) {
+        return G_SOURCE_CONTINUE;
+    }
+    return on_terminate_signal(opaque);
 }
 
 /* systemd socket activation: the number of fds passed, or 0. */
@@ -882,6 +898,7 @@ static int run_server(QemuNbd *s)
     }
     if (s->tls_creds_id) {
         sopts.tls_creds = get_tls_creds(s->tls_creds_id, false);
+        sopts.tls_authz = s->tls_authz;
     }
     if (s->detect_zeroes) {
         eopts.detect_zeroes = !strcmp(s->detect_zeroes, "on") ?
@@ -939,7 +956,7 @@ static int run_server(QemuNbd *s)
     }
     g_unix_signal_add(SIGTERM, on_terminate_signal, s);
     g_unix_signal_add(SIGINT, on_terminate_signal, s);
-    g_unix_signal_add(SIGHUP, on_terminate_signal, s);
+    g_unix_signal_add(SIGHUP, on_hangup_signal, s);
     signal(SIGPIPE, SIG_IGN);
     signal_ready(s);
 

@@ -528,7 +528,12 @@ static bool qcrypto_tls_creds_x509_check_peer(QCryptoTLSCreds *creds,
                    hostname);
         goto out;
     }
-    if (gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0) {
+    /*
+     * The peer's name is what authorization objects match, so it has
+     * QEMU's form: GnuTLS's compatible order, the certificate's own
+     * ("O=Example Org,CN=client"), not RFC 4514's reversed one.
+     */
+    if (gnutls_x509_crt_get_dn3(crt, &dn, GNUTLS_X509_DN_FLAG_COMPAT) == 0) {
         *peername = g_strndup((const char *)dn.data, dn.size);
         gnutls_free(dn.data);
     }

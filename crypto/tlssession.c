@@ -39,6 +39,7 @@
  * the handshake, before the session is shared between threads.
  */
 #include "qemu/osdep.h"
+#include "authz/base.h"
 #include "crypto/tlssession.h"
 #include "crypto/tlscredspriv.h"
 #include "qapi/error.h"
@@ -334,21 +335,25 @@ int qcrypto_tls_session_check_credentials(QCryptoTLSSession *sess,
 
     if (sess->endpoint == QCRYPTO_TLS_CREDS_ENDPOINT_SERVER &&
         sess->authzid) {
-        /*
-         * There are no authorization objects (QAuthZ) here; refusing is
-         * the only safe answer to a server that asked for one.
-         */
-        if (!object_resolve_path_component(object_get_objects_root(),
-                                           sess->authzid)) {
-            error_setg(errp, "No authorization object with id '%s' to "
-                       "check TLS peer '%s'", sess->authzid,
-                       peername ?: "(anonymous)");
-        } else {
-            error_setg(errp, "Object '%s' cannot authorize TLS peer '%s': "
-                       "authorization objects are not supported",
-                       sess->authzid, peername ?: "(anonymous)");
+        ERRP_GUARD();
+
+        if (!peername) {
+            error_setg(errp, "TLS peer has no name (anonymous or unchecked "
+                       "credentials) for authorization object '%s' to "
+                       "check", sess->authzid);
+            return -1;
         }
-        return -1;
+        if (!qauthz_is_allowed_by_id(sess->authzid, peername, errp)) {
+            if (*errp) {
+                error_prepend(errp, "cannot check TLS peer '%s': ",
+                              peername);
+            } else {
+                error_setg(errp, "TLS peer '%s' is not allowed by "
+                           "authorization object '%s'", peername,
+                           sess->authzid);
+            }
+            return -1;
+        }
     }
 
     g_free(sess->peername);

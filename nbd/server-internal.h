@@ -80,6 +80,7 @@ struct NBDClient {
     NBDMode mode;
     bool no_zeroes;
     bool tls_done;
+    bool tls_refused;  /* handshake or peer check failed: always logged */
     uint32_t min_block;         /* as advertised to the client */
     NBDMetaContexts contexts;
 
@@ -92,6 +93,7 @@ struct NBDClient {
     bool follow_export;
 
     bool closing;               /* atomic; set once */
+    bool gone_reported;         /* atomic; why it went is logged once */
     bool disc;                  /* NBD_CMD_DISC seen; receive coroutine */
 
     /* Serialises replies (whole structured replies chunk by chunk). */
@@ -127,6 +129,16 @@ void nbd_client_close(NBDClient *client);
 void nbd_client_start_transmission(NBDClient *client, NBDExport *exp);
 void nbd_export_ref(NBDExport *exp);
 void nbd_export_unref(NBDExport *exp);
+
+/*
+ * nbd_client_report_gone:
+ * Logs why the connection of @client broke (a failed read or reply
+ * write), once per client: a client that goes away with many requests in
+ * flight is one line, not one per lost reply. Nothing once the server
+ * itself closes the client. Any thread.
+ */
+void G_GNUC_PRINTF(2, 3) nbd_client_report_gone(NBDClient *client,
+                                                const char *fmt, ...);
 
 /* server-negotiate.c: the negotiation coroutine (main context) */
 void coroutine_fn nbd_negotiate_co(void *opaque);

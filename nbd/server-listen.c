@@ -122,6 +122,21 @@ static void nbd_server_accept(QIONetListener *listener,
     nbd_server_add_client(server, sioc);
 }
 
+void nbd_client_report_gone(NBDClient *client, const char *fmt, ...)
+{
+    g_autofree char *why = NULL;
+    va_list ap;
+
+    if (qatomic_read(&client->closing) ||
+        qatomic_xchg(&client->gone_reported, true)) {
+        return;
+    }
+    va_start(ap, fmt);
+    why = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    warn_report("client %s: %s", client->peer, why);
+}
+
 void nbd_server_client_gone(NBDServer *server, bool negotiated)
 {
     assert(server->nconnections > 0);

@@ -197,7 +197,9 @@ static NBDNegResult coroutine_fn nbd_opt_starttls(NBDClient *client,
     name = g_strdup_printf("nbd-server-tls-%s", client->peer);
     qio_channel_set_name(QIO_CHANNEL(tioc), name);
     if (qio_channel_tls_handshake_co(tioc, errp) < 0) {
+        /* Also checks the peer's name against --tls-authz. */
         error_prepend(errp, "TLS handshake failed: ");
+        client->tls_refused = true;
         object_unref(OBJECT(tioc));
         return NBD_NEG_ERROR;
     }
@@ -586,7 +588,12 @@ void coroutine_fn nbd_negotiate_co(void *opaque)
             trace_nbd_negotiate_failed(client, local_err ?
                                        error_get_pretty(local_err) : "");
         }
-        if (res == NBD_NEG_ERROR && server->verbose &&
+        /*
+         * A client refused at the TLS step (certificate, --tls-authz) is
+         * one line whatever the verbosity: an operator wants to know.
+         */
+        if (res == NBD_NEG_ERROR &&
+            (server->verbose || client->tls_refused) &&
             !qatomic_read(&client->closing)) {
             info_report("client %s: negotiation failed: %s", client->peer,
                         error_get_pretty(local_err));

@@ -562,10 +562,8 @@ static int coroutine_fn nbd_co_send_iov(NBDClient *client,
     qemu_co_mutex_unlock(&client->send_lock);
     if (ret < 0) {
         trace_nbd_reply_send_failed(client, error_get_pretty(local_err));
-        if (!qatomic_read(&client->closing)) {
-            warn_report("client %s: cannot send reply: %s", client->peer,
-                        error_get_pretty(local_err));
-        }
+        nbd_client_report_gone(client, "cannot send reply: %s",
+                               error_get_pretty(local_err));
         error_free(local_err);
         return -EIO;
     }
@@ -1141,17 +1139,15 @@ static int coroutine_fn nbd_co_read_header(NBDClient *client, uint8_t *buf,
             continue;       /* woken by the drain: look at the flag */
         }
         if (n < 0) {
-            if (!qatomic_read(&client->closing)) {
-                warn_report("client %s: read failed: %s", client->peer,
-                            error_get_pretty(local_err));
-            }
+            nbd_client_report_gone(client, "read failed: %s",
+                                   error_get_pretty(local_err));
             error_free(local_err);
             return -1;
         }
         if (n == 0) {
             if (started) {
-                warn_report("client %s: end of file inside a request "
-                            "header", client->peer);
+                nbd_client_report_gone(client, "end of file inside a "
+                                       "request header");
             }
             return -1;
         }
@@ -1178,6 +1174,7 @@ static int coroutine_fn nbd_co_receive_one(NBDClient *client)
     };
     NBDRequestData *rd;
     uint64_t payload_len;
+    Error *local_err = NULL;
     Coroutine *co;
     int ret;
 
@@ -1223,7 +1220,13 @@ static int coroutine_fn nbd_co_receive_one(NBDClient *client)
             rd->err = -ENOMEM;
             rd->msg = "out of memory";
         } else if (nbd_recv_buf_read(&client->rb, client->ioc, rd->buf,
-                                     payload_len, NULL) < 0) {
+                                     payload_len, &local_err) < 0) {
+            nbd_client_report_gone(client, "cannot read the %" PRIu64
+                                   "-byte payload of a request: %s",
+                                   payload_len, local_err ?
+                                   error_get_pretty(local_err) :
+                                   "end of file");
+            error_free(local_err);
             nbd_buf_put(client, rd->buf, rd->buf_len);
             g_free(rd);
             return -1;

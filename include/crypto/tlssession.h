@@ -139,8 +139,10 @@ qcrypto_tls_session_get_handshake_status(QCryptoTLSSession *sess);
  * records the client's username. Also records the peer's name (the
  * certificate's distinguished name, or the PSK username).
  *
- * A server session made with an @aclname is always refused: this
- * implementation has no authorization objects to ask.
+ * A server session made with an @aclname then asks that authorization
+ * object (authz-simple, authz-list, authz-listfile) whether the peer's
+ * name may in; a denied or nameless peer is refused, and the error names
+ * both the peer and the object.
  *
  * Returns: 0 if the peer is acceptable, -1 with @errp set otherwise.
  */
