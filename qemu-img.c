@@ -88,6 +88,8 @@ void help(void)
 "        [-W] [-n] [-p] [-q] filename [filename2 [...]] output_filename\n"
 "  create [--object objectdef] [-q] [-f fmt] [-b backing_file\n"
 "        [-F backing_fmt]] [-u] [-o options] filename [size]\n"
+"  dd [--image-opts] [-U] [-f fmt] [-O output_fmt] [bs=block_size]\n"
+"        [count=blocks] [skip=blocks] if=input of=output\n"
 "  info [--object objectdef] [--image-opts] [-f fmt] [--output=ofmt]\n"
 "        [--backing-chain] [-U] filename\n"
 "  map [--object objectdef] [--image-opts] [-f fmt]\n"
@@ -1298,6 +1300,7 @@ static const ImgCmd img_cmds[] = {
     { "compare", img_compare },
     { "convert", img_convert },
     { "create", img_create },
+    { "dd", img_dd },
     { "info", img_info },
     { "map", img_map },
     { "measure", img_measure },

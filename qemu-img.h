@@ -75,6 +75,7 @@ int64_t parse_size_or_die(const char *arg, const char *what);
 int img_convert(int argc, char **argv);
 int img_resize(int argc, char **argv);
 int img_measure(int argc, char **argv);
+int img_dd(int argc, char **argv);
 int img_bench(int argc, char **argv);
 
 #endif /* QEMU_IMG_H */

@@ -47,7 +47,6 @@ PENDING = {
     'qemu-img cmd amend': 'qcow2 amend is not written yet',
     'qemu-img cmd bitmap': 'persistent dirty bitmaps are not written yet',
     'qemu-img cmd commit': 'needs backing chains (qcow2 backing files)',
-    'qemu-img cmd dd': 'not written yet',
     'qemu-img cmd snapshot': 'qcow2 internal snapshots are not written yet',
     'qemu-img cmd rebase': 'needs backing chains (qcow2 backing files)',
     'qemu-img convert --bitmaps': 'persistent dirty bitmaps',

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# qemu-img resize, measure and check on raw images, and convert -n's
+# qemu-img resize, measure, check and dd on raw images, and convert -n's
 # default of unmapping zero runs: exact messages, exit statuses, sizes and
 # allocation, checked against fixed expectations and, when Debian's
 # qemu-img is installed, against its output for the same command lines
@@ -115,3 +115,48 @@ cmp "$TMP/src.raw" "$TMP/dst.raw" || fail "convert -n -S 0: data differ"
 [ "$(stat -c %b "$TMP/dst.raw")" -ge 8192 ] ||
     fail "convert -n -S 0 unmapped the target"
 ok "convert -n unmaps zero runs in the target, -S 0 writes them"
+
+# dd: the output image's size and bytes, messages and statuses, against
+# dd(1) for the data and Debian's qemu-img for everything when present.
+head -c 100000 /dev/urandom >"$TMP/in.img"
+dd_cases() {   # QEMU_IMG DIR
+    local q=$1 dir=$2 a i=0
+    mkdir -p "$dir"
+    for a in "-f raw -O raw bs=4k count=5 skip=2" "-f raw -O raw" \
+        "-f raw skip=100" "-f raw bs=1000" "-f raw -O raw bs=3 count=5" \
+        "-f raw bs=0" "-f raw bs=abc" "-f raw count=-1" "-f raw foo=1" \
+        "-f raw skip=1000" "-f raw count=0" "-f raw bs=64k count=1"; do
+        i=$((i + 1))
+        echo "== dd $a"
+        # shellcheck disable=SC2086
+        "$q" dd $a if="$TMP/in.img" of="$dir/o$i.img" 2>&1
+        echo "rc=$?"
+        [ -e "$dir/o$i.img" ] && echo "size=$(stat -c %s "$dir/o$i.img")" \
+            "sha=$(sha256sum <"$dir/o$i.img" | cut -c1-16)"
+    done
+    "$q" dd -f raw if="$TMP/in.img" 2>&1; echo "rc=$?"
+    "$q" dd -f raw if="$TMP/nope.img" of="$dir/x.img" 2>&1; echo "rc=$?"
+}
+dd_cases "$QIMG" "$TMP/dd-ours" >"$TMP/dd-ours.out"
+want=$(dd if="$TMP/in.img" bs=4k skip=2 count=3 status=none | sha256sum |
+    cut -c1-16)
+grep -A2 -xF -- "== dd -f raw -O raw bs=4k count=5 skip=2" "$TMP/dd-ours.out" |
+    grep -qx "size=12288 sha=$want" ||
+    fail "dd bs=4k count=5 skip=2: $(cat "$TMP/dd-ours.out")"
+cmp -n 100000 "$TMP/in.img" "$TMP/dd-ours/o2.img" || fail "dd: whole copy"
+[ "$(stat -c %s "$TMP/dd-ours/o2.img")" = 100352 ] || fail "dd: size"
+grep -A1 -xF -- "== dd -f raw foo=1" "$TMP/dd-ours.out" |
+    grep -qx "qemu-img: unrecognized operand foo" || fail "dd: operand"
+ok "dd: sizes, data and messages"
+if [ -x "$DEB" ]; then
+    dd_cases "$DEB" "$TMP/dd-deb" >"$TMP/dd-deb.out"
+    sed -i "s|$TMP/dd-deb/|$TMP/dd-ours/|g" "$TMP/dd-deb.out"
+    diff -u "$TMP/dd-deb.out" "$TMP/dd-ours.out" >"$TMP/dd.diff" ||
+        fail "dd differs from Debian's qemu-img: $(cat "$TMP/dd.diff")"
+    ok "dd: same sizes, data and messages as Debian's qemu-img"
+fi
+"$QIMG" dd -f raw -O qcow2 bs=4k if="$TMP/in.img" of="$TMP/dd.qcow2" ||
+    fail "dd -O qcow2"
+"$QIMG" compare -f raw -F qcow2 "$TMP/in.img" "$TMP/dd.qcow2" >/dev/null ||
+    fail "dd -O qcow2: the copy differs"
+ok "dd -O qcow2"
