@@ -161,6 +161,13 @@ print(os.lseek(fd, 0, os.SEEK_DATA))' "$DIMG")
 [ "$data" = 524288 ] || fail "first data at $data, wanted 524288 (a hole)"
 "$QIO" -r -f raw -c 'read -P 0 0 512k' -c 'read -P 0x33 512k 512k' \
     "$DIMG" >/dev/null || fail "data after discard"
+"$QIO" -f raw -c 'write -P 0x33 0 1M' "$DIMG" >/dev/null || fail "refill"
+"$QIO" -c "open -o driver=raw $DIMG" -c 'discard 0 256k' >/dev/null ||
+    fail "open, discard"
+data=$(python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+print(os.lseek(fd, 0, os.SEEK_DATA))' "$DIMG")
+[ "$data" = 262144 ] || fail "open: first data at $data, wanted 262144"
 ok "discard is on by default (punches a hole), off with -d ignore"
 
 # -m/--misalign and -C/--copy-on-read are accepted; the data stay right
