@@ -469,6 +469,8 @@ int img_convert(int argc, char **argv)
         s.has_zero_init = target_is_zero;
     }
     to.fmt = to.image_opts ? NULL : out_fmt;
+    /* As QEMU's: zero runs found by -S may be unmapped in the target. */
+    to.unmap = s.min_sparse != 0;
     s.target = img_open(out_name, &to);
     if (!s.target) {
         goto out;

@@ -78,7 +78,8 @@ void help(void)
 "        [-i aio] [-n] [--no-drain] [-o offset] [--pattern=pattern]\n"
 "        [-q] [-s buffer_size] [-S step_size] [-t cache] [-w] [-U]\n"
 "        filename\n"
-"  check [-q] [-f fmt] filename\n"
+"  check [--object objectdef] [--image-opts] [-q] [-f fmt]\n"
+"        [--output=ofmt] [-r [leaks | all]] [-T src_cache] [-U] filename\n"
 "  compare [--object objectdef] [--image-opts] [-f fmt] [-F fmt]\n"
 "        [-T src_cache] [-p] [-q] [-s] [-U] filename1 filename2\n"
 "  convert [--object objectdef] [--image-opts] [--target-image-opts]\n"
@@ -87,13 +88,19 @@ void help(void)
 "        [-W] [-n] [-p] [-q] filename [filename2 [...]] output_filename\n"
 "  create [--object objectdef] [-q] [-f fmt] [-b backing_file\n"
 "        [-F backing_fmt]] [-u] [-o options] filename [size]\n"
+"  dd [--image-opts] [-U] [-f fmt] [-O output_fmt] [bs=block_size]\n"
+"        [count=blocks] [skip=blocks] if=input of=output\n"
 "  info [--object objectdef] [--image-opts] [-f fmt] [--output=ofmt]\n"
 "        [--backing-chain] [-U] filename\n"
 "  map [--object objectdef] [--image-opts] [-f fmt]\n"
 "        [--start-offset=offset] [--max-length=len] [--output=ofmt] [-U]\n"
 "        filename\n"
+"  measure [--output=ofmt] [-O output_fmt] [-f fmt] [-U]\n"
+"        [--size N | [--object objectdef] [--image-opts] filename]\n"
+"  resize [--object objectdef] [--image-opts] [-f fmt]\n"
+"        [--preallocation=prealloc] [-q] [--shrink] filename [+ | -]size\n"
 "\n"
-"Image formats: raw, qcow2.\n"
+"Image formats: raw, qcow2 (measure: raw only).\n"
 "qcow2 create options (-o): cluster_size, compat (0.10 or 1.1),\n"
 "backing_file, backing_fmt, preallocation (off, metadata, falloc, full),\n"
 "refcount_bits; lazy_refcounts and extended_l2 only off.\n"
@@ -105,7 +112,7 @@ void help(void)
 "be opened, 3 block status failed, 4 a read failed.\n");
 }
 
-static OutputFormat parse_output(const char *arg)
+OutputFormat parse_output(const char *arg)
 {
     if (!strcmp(arg, "json")) {
         return OFORMAT_JSON;
@@ -123,7 +130,7 @@ void process_object(const char *arg)
 }
 
 /* Parses a size for create/bench; exits with QEMU-like messages. */
-static int64_t parse_size_or_die(const char *arg, const char *what)
+int64_t parse_size_or_die(const char *arg, const char *what)
 {
     int64_t v = qemuio_cvtnum(arg);
 
@@ -189,6 +196,9 @@ BlockBackend *img_open(const char *name, const ImgOpenOptions *o)
     if (o->force_share) {
         flags |= BDRV_O_FORCE_SHARE;
     }
+    if (o->unmap) {
+        flags |= BDRV_O_UNMAP;
+    }
 
     if (o->image_opts) {
         g_autoptr(KeyVal) kv = keyval_parse(name, NULL, &local_err);
@@ -201,6 +211,7 @@ BlockBackend *img_open(const char *name, const ImgOpenOptions *o)
         bdrv_options_from_flags(kv, flags,
                                 (o->writable ? 0 : BDRV_FILL_READ_ONLY) |
                                 (o->cache ? BDRV_FILL_CACHE : 0) |
+                                (o->unmap ? BDRV_FILL_DISCARD : 0) |
                                 (o->force_share ? BDRV_FILL_FORCE_SHARE : 0));
         bs = bdrv_open_blockdev(kv, &local_err);
         if (!bs) {
@@ -759,11 +770,21 @@ static int img_create(int argc, char **argv)
 
 static int img_check(int argc, char **argv)
 {
+    static const struct option lopt[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "format", required_argument, NULL, 'f' },
+        { "repair", required_argument, NULL, 'r' },
+        { "output", required_argument, NULL, OPTION_OUTPUT },
+        { "object", required_argument, NULL, OPTION_OBJECT },
+        { "image-opts", no_argument, NULL, OPTION_IMAGE_OPTS },
+        { "force-share", no_argument, NULL, 'U' },
+        { NULL, 0, NULL, 0 }
+    };
     ImgOpenOptions o = { 0 };
     BlockBackend *blk;
     int c;
 
-    while ((c = getopt(argc, argv, ":hf:qr:T:U")) != -1) {
+    while ((c = getopt_long(argc, argv, ":hf:qr:T:U", lopt, NULL)) != -1) {
         switch (c) {
         case 'h':
             help();
@@ -774,9 +795,34 @@ static int img_check(int argc, char **argv)
         case 'U':
             o.force_share = true;
             break;
-        case 'q':
         case 'r':
-        case 'T':
+            if (strcmp(optarg, "leaks") && strcmp(optarg, "all")) {
+                error_exit("Unknown option value for -r (expecting 'leaks' "
+                           "or 'all'): %s", optarg);
+            }
+            o.writable = true;
+            break;
+        case 'T': {
+            int flags = 0;
+            bool wt;
+
+            if (bdrv_parse_cache_mode(optarg, &flags, &wt) < 0) {
+                error_report("Invalid source cache option: %s", optarg);
+                return 1;
+            }
+            o.cache = optarg;
+            break;
+        }
+        case 'q':
+            break;
+        case OPTION_OUTPUT:
+            parse_output(optarg);
+            break;
+        case OPTION_OBJECT:
+            process_object(optarg);
+            break;
+        case OPTION_IMAGE_OPTS:
+            o.image_opts = true;
             break;
         default:
             bad_option(c, argv);
@@ -785,11 +831,18 @@ static int img_check(int argc, char **argv)
     if (optind != argc - 1) {
         error_exit("Expecting one image file name");
     }
+    if (o.image_opts && o.fmt) {
+        error_exit("--image-opts and --format are mutually exclusive");
+    }
     blk = img_open(argv[optind], &o);
     if (!blk) {
         return 1;
     }
     blk_unref(blk);
+    /*
+     * No driver here has a consistency check yet (qcow2's waits), and
+     * QEMU answers so for every format without one, even with -q.
+     */
     error_report("This image format does not support checks");
     return 63;
 }
@@ -1247,8 +1300,11 @@ static const ImgCmd img_cmds[] = {
     { "compare", img_compare },
     { "convert", img_convert },
     { "create", img_create },
+    { "dd", img_dd },
     { "info", img_info },
     { "map", img_map },
+    { "measure", img_measure },
+    { "resize", img_resize },
 };
 
 int main(int argc, char **argv)

@@ -38,6 +38,7 @@ typedef struct ImgOpenOptions {
     bool image_opts;
     bool writable;
     bool force_share;
+    bool unmap;                 /* discard requests reach the image */
     const char *cache;          /* NULL: writeback */
     const char *aio;
     bool quiet;
@@ -66,7 +67,15 @@ void progress_update(Progress *p, int64_t done, int64_t total);
 void progress_end(Progress *p);
 
 /* Subcommands in their own files; each returns the exit status. */
+/* Exits with QEMU's message when @arg is not "human" or "json". */
+OutputFormat parse_output(const char *arg);
+/* A byte count with suffixes; exits with QEMU-like messages naming @what. */
+int64_t parse_size_or_die(const char *arg, const char *what);
+
 int img_convert(int argc, char **argv);
+int img_resize(int argc, char **argv);
+int img_measure(int argc, char **argv);
+int img_dd(int argc, char **argv);
 int img_bench(int argc, char **argv);
 
 #endif /* QEMU_IMG_H */

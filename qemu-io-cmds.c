@@ -32,7 +32,36 @@ struct QemuIOSession {
     BlockBackend *blk;
     unsigned int aio_in_flight;
     bool quit;
+    bool misalign;              /* --misalign: buffers off alignment */
 };
+
+/* How far --misalign moves every buffer off the block layer's alignment. */
+#define QEMUIO_MISALIGN_OFFSET 16
+
+void qemuio_set_misalign(QemuIOSession *s, bool misalign)
+{
+    s->misalign = misalign;
+}
+
+/* A request buffer of @len bytes, misaligned on purpose with --misalign. */
+static void *io_alloc(QemuIOSession *s, int64_t len)
+{
+    uint8_t *buf;
+
+    if (!s->misalign) {
+        return blk_blockalign(s->blk, MAX(len, 1));
+    }
+    buf = blk_blockalign(s->blk, len + QEMUIO_MISALIGN_OFFSET);
+    return buf + QEMUIO_MISALIGN_OFFSET;
+}
+
+static void io_free(QemuIOSession *s, void *buf)
+{
+    if (buf && s->misalign) {
+        buf = (uint8_t *)buf - QEMUIO_MISALIGN_OFFSET;
+    }
+    qemu_vfree(buf);
+}
 
 typedef struct QemuIOCmd {
     const char *name;
@@ -138,7 +167,7 @@ static bool check_length(const char *arg, int64_t count)
  * Builds a QEMUIOVector of one buffer per length argument, filled with
  * @pattern (or zeroed when @pattern < 0).
  */
-static bool create_iovec(BlockBackend *blk, QEMUIOVector *qiov, char **argv,
+static bool create_iovec(QemuIOSession *s, QEMUIOVector *qiov, char **argv,
                          int nr, int pattern)
 {
     int64_t total = 0;
@@ -157,7 +186,7 @@ static bool create_iovec(BlockBackend *blk, QEMUIOVector *qiov, char **argv,
             goto fail;
         }
         total += len;
-        buf = blk_blockalign(blk, MAX(len, 1));
+        buf = io_alloc(s, len);
         memset(buf, pattern < 0 ? 0 : pattern, len);
         qemu_iovec_add(qiov, buf, len);
     }
@@ -165,16 +194,16 @@ static bool create_iovec(BlockBackend *blk, QEMUIOVector *qiov, char **argv,
 
 fail:
     for (int i = 0; i < qiov->niov; i++) {
-        qemu_vfree(qiov->iov[i].iov_base);
+        io_free(s, qiov->iov[i].iov_base);
     }
     qemu_iovec_destroy(qiov);
     return false;
 }
 
-static void free_iovec(QEMUIOVector *qiov)
+static void free_iovec(QemuIOSession *s, QEMUIOVector *qiov)
 {
     for (int i = 0; i < qiov->niov; i++) {
-        qemu_vfree(qiov->iov[i].iov_base);
+        io_free(s, qiov->iov[i].iov_base);
     }
     qemu_iovec_destroy(qiov);
 }
@@ -264,7 +293,7 @@ static int read_f(QemuIOSession *s, int argc, char **argv)
         return -EINVAL;
     }
 
-    buf = blk_blockalign(s->blk, MAX(count, 1));
+    buf = io_alloc(s, count);
     t = now_us();
     ret = blk_pread(s->blk, offset, count, buf, 0);
     t = now_us() - t;
@@ -286,7 +315,7 @@ static int read_f(QemuIOSession *s, int argc, char **argv)
     }
     print_report("read", t, offset, count, count, 1, Cflag);
 out:
-    qemu_vfree(buf);
+    io_free(s, buf);
     return ret;
 }
 
@@ -328,7 +357,7 @@ static int readv_f(QemuIOSession *s, int argc, char **argv)
         return -EINVAL;
     }
     optind++;
-    if (!create_iovec(s->blk, &qiov, &argv[optind], argc - optind, 0xab)) {
+    if (!create_iovec(s, &qiov, &argv[optind], argc - optind, 0xab)) {
         return -EINVAL;
     }
 
@@ -350,14 +379,14 @@ static int readv_f(QemuIOSession *s, int argc, char **argv)
     }
     print_report("read", t, offset, qiov.size, qiov.size, 1, Cflag);
 out:
-    free_iovec(&qiov);
+    free_iovec(s, &qiov);
     return ret;
 }
 
 /* write */
 
 /* Reads @path into a buffer of @count bytes, repeating it as needed. */
-static void *pattern_file_buffer(BlockBackend *blk, const char *path,
+static void *pattern_file_buffer(QemuIOSession *s, const char *path,
                                  int64_t count)
 {
     g_autofree char *contents = NULL;
@@ -373,7 +402,7 @@ static void *pattern_file_buffer(BlockBackend *blk, const char *path,
         printf("Pattern file '%s' is empty\n", path);
         return NULL;
     }
-    buf = blk_blockalign(blk, MAX(count, 1));
+    buf = io_alloc(s, count);
     for (int64_t i = 0; i < count; i += len) {
         memcpy(buf + i, contents, MIN((int64_t)len, count - i));
     }
@@ -459,12 +488,12 @@ static int write_f(QemuIOSession *s, int argc, char **argv)
     }
 
     if (file) {
-        buf = pattern_file_buffer(s->blk, file, count);
+        buf = pattern_file_buffer(s, file, count);
         if (!buf) {
             return -EINVAL;
         }
     } else if (!zflag) {
-        buf = blk_blockalign(s->blk, MAX(count, 1));
+        buf = io_alloc(s, count);
         memset(buf, pattern, count);
     }
 
@@ -483,7 +512,7 @@ static int write_f(QemuIOSession *s, int argc, char **argv)
         print_report("wrote", t, offset, count, count, 1, Cflag);
     }
 out:
-    qemu_vfree(buf);
+    io_free(s, buf);
     return ret;
 }
 
@@ -524,7 +553,7 @@ static int writev_f(QemuIOSession *s, int argc, char **argv)
         return -EINVAL;
     }
     optind++;
-    if (!create_iovec(s->blk, &qiov, &argv[optind], argc - optind,
+    if (!create_iovec(s, &qiov, &argv[optind], argc - optind,
                       pattern)) {
         return -EINVAL;
     }
@@ -537,7 +566,7 @@ static int writev_f(QemuIOSession *s, int argc, char **argv)
     } else if (!qflag) {
         print_report("wrote", t, offset, qiov.size, qiov.size, 1, Cflag);
     }
-    free_iovec(&qiov);
+    free_iovec(s, &qiov);
     return ret;
 }
 
@@ -600,7 +629,7 @@ static void coroutine_fn aio_request_co(void *opaque)
     fflush(stdout);
 
     if (!req->zero) {
-        free_iovec(&req->qiov);
+        free_iovec(req->s, &req->qiov);
     }
     req->s->aio_in_flight--;
     blk_dec_in_flight(req->blk);
@@ -669,7 +698,7 @@ static int aio_read_f(QemuIOSession *s, int argc, char **argv)
         return 0;
     }
     optind++;
-    if (!create_iovec(s->blk, &req->qiov, &argv[optind], argc - optind,
+    if (!create_iovec(s, &req->qiov, &argv[optind], argc - optind,
                       0xab)) {
         g_free(req);
         return -EINVAL;
@@ -757,7 +786,7 @@ static int aio_write_f(QemuIOSession *s, int argc, char **argv)
             return -EINVAL;
         }
     } else {
-        if (!create_iovec(s->blk, &req->qiov, &argv[optind], argc - optind,
+        if (!create_iovec(s, &req->qiov, &argv[optind], argc - optind,
                           pattern)) {
             g_free(req);
             return -EINVAL;
@@ -1018,8 +1047,8 @@ static int open_f(QemuIOSession *s, int argc, char **argv)
             printf("snapshot mode is not supported by this qemu-io\n");
             return -ENOTSUP;
         case 'C':
-            printf("copy-on-read is not supported by this qemu-io\n");
-            return -ENOTSUP;
+            o.copy_on_read = true;
+            break;
         case 'n':
             o.cache = "none";
             break;

@@ -28,7 +28,8 @@ static bool copy_options(KeyVal *dst, const KeyVal *src, Error **errp)
 BlockBackend *qemuio_open_image(const char *name,
                                 const QemuIOOpenOptions *o, Error **errp)
 {
-    int flags = o->read_only ? 0 : BDRV_O_RDWR;
+    /* Like QEMU's qemu-io, discard requests reach the image by default. */
+    int flags = (o->read_only ? 0 : BDRV_O_RDWR) | BDRV_O_UNMAP;
     bool writethrough = false;
     BlockBackend *blk;
 
@@ -65,7 +66,7 @@ BlockBackend *qemuio_open_image(const char *name,
         bdrv_options_from_flags(kv, flags,
                                 (o->read_only ? BDRV_FILL_READ_ONLY : 0) |
                                 (o->cache ? BDRV_FILL_CACHE : 0) |
-                                (o->discard ? BDRV_FILL_DISCARD : 0) |
+                                BDRV_FILL_DISCARD |
                                 (o->force_share ? BDRV_FILL_FORCE_SHARE : 0));
         bs = bdrv_open_blockdev(kv, errp);
         if (!bs) {

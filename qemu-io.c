@@ -27,6 +27,7 @@ typedef struct QemuIOMain {
     GPtrArray *commands;
     GPtrArray *objects;
     const char *filename;
+    bool misalign;
 } QemuIOMain;
 
 static void usage(const char *name)
@@ -44,7 +45,9 @@ static void usage(const char *name)
 "  -i, --aio=MODE       AIO mode: threads or io_uring\n"
 "  -t, --cache=MODE     cache mode: none, writeback, writethrough,\n"
 "                       directsync or unsafe\n"
-"  -d, --discard=MODE   discard mode: ignore or unmap\n"
+"  -d, --discard=MODE   discard mode: ignore or unmap (default unmap)\n"
+"  -C, --copy-on-read   copy data read from backing layers into the image\n"
+"  -m, --misalign       misalign request buffers by 16 bytes\n"
 "  -U, --force-share    let other writers share the image\n"
 "  -T, --trace [[enable=]PATTERN][,events=FILE][,file=FILE]\n"
 "                       specify tracing options (-T help lists events)\n"
@@ -117,9 +120,10 @@ static void parse_args(QemuIOMain *m, int argc, char **argv)
             m->open.cache = "none";
             break;
         case 'C':
-            die("-C/--copy-on-read is not supported");
+            m->open.copy_on_read = true;
+            break;
         case 'm':
-            /* Buffers come from the block layer, aligned as it needs. */
+            m->misalign = true;
             break;
         case 'k':
             die("-k/--native-aio is not supported, use -i io_uring");
@@ -239,6 +243,7 @@ int main(int argc, char **argv)
     }
 
     s = qemuio_session_new();
+    qemuio_set_misalign(s, m.misalign);
     if (m.filename && !qemuio_open(s, m.filename, &m.open, &local_err)) {
         error_report_err(local_err);
         exit(EXIT_FAILURE);

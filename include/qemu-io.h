@@ -25,7 +25,8 @@ typedef struct QemuIOOpenOptions {
     bool force_share;
     const char *cache;          /* NULL: writeback */
     const char *aio;            /* NULL, "threads" or "io_uring" */
-    const char *discard;        /* NULL, "ignore"/"off", "unmap"/"on" */
+    const char *discard;        /* NULL: unmap; "ignore"/"off", "unmap"/"on" */
+    bool copy_on_read;          /* -C: reads copy up from backing layers */
     const KeyVal *options;      /* extra driver options (open -o) */
 } QemuIOOpenOptions;
 
@@ -64,6 +65,13 @@ bool qemuio_open(QemuIOSession *s, const char *name,
  */
 BlockBackend *qemuio_open_image(const char *name,
                                 const QemuIOOpenOptions *opts, Error **errp);
+
+/*
+ * qemuio_set_misalign:
+ * With @misalign, the buffers of read and write commands start 16 bytes
+ * past the block layer's alignment (--misalign), to exercise bounce paths.
+ */
+void qemuio_set_misalign(QemuIOSession *s, bool misalign);
 
 /* The open image's BlockBackend, or NULL. */
 BlockBackend *qemuio_get_blk(QemuIOSession *s);

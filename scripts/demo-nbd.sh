@@ -61,6 +61,10 @@ fi
 
 if command -v qemu-img >/dev/null; then
     step "QEMU's qemu-img map (JSON) through the server"
+    echo "(1M-2M may now be data where nbdinfo saw a hole: ext4 keeps a zeroed"
+    echo " range as an unwritten extent, a hole to SEEK_DATA until the page"
+    echo " cache holds its pages, as nbdcopy's reads left them; QEMU's qemu-nbd"
+    echo " answers the same. tests/functional/nbd-map-ext4.sh checks this.)"
     qemu-img map --output=json -f raw "$URI"
 fi
 

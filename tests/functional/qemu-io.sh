@@ -138,6 +138,52 @@ else
     skip_part "comparison with Debian's qemu-io: it is not installed"
 fi
 
+# Defaults as QEMU's qemu-io: discard reaches the file (unmap unless
+# -d ignore), so a discarded range becomes a hole in it.
+DIMG=$TMP/discard.raw
+make_image "$DIMG" 1M
+"$QIO" -f raw -c 'write -P 0x33 0 1M' "$DIMG" >/dev/null || fail "fill"
+full=$(stat -c %b "$DIMG")
+"$QIO" -f raw -d ignore -c 'discard 0 512k' "$DIMG" >/dev/null ||
+    fail "discard with -d ignore"
+[ "$(stat -c %b "$DIMG")" = "$full" ] ||
+    fail "-d ignore: the discard still freed blocks"
+"$QIO" -f raw -c 'discard 0 512k' "$DIMG" >"$TMP/d.out" ||
+    fail "discard: $(cat "$TMP/d.out")"
+grep -q "^discard 524288/524288 bytes at offset 0$" "$TMP/d.out" ||
+    fail "discard report: $(cat "$TMP/d.out")"
+half=$(stat -c %b "$DIMG")
+[ "$half" -lt "$full" ] ||
+    fail "default discard sent nothing: $half blocks, was $full"
+data=$(python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+print(os.lseek(fd, 0, os.SEEK_DATA))' "$DIMG")
+[ "$data" = 524288 ] || fail "first data at $data, wanted 524288 (a hole)"
+"$QIO" -r -f raw -c 'read -P 0 0 512k' -c 'read -P 0x33 512k 512k' \
+    "$DIMG" >/dev/null || fail "data after discard"
+"$QIO" -f raw -c 'write -P 0x33 0 1M' "$DIMG" >/dev/null || fail "refill"
+"$QIO" -c "open -o driver=raw $DIMG" -c 'discard 0 256k' >/dev/null ||
+    fail "open, discard"
+data=$(python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+print(os.lseek(fd, 0, os.SEEK_DATA))' "$DIMG")
+[ "$data" = 262144 ] || fail "open: first data at $data, wanted 262144"
+ok "discard is on by default (punches a hole), off with -d ignore"
+
+# -m/--misalign and -C/--copy-on-read are accepted; the data stay right
+# with buffers off alignment, under cache=none too.
+"$QIO" -f raw -m -t none -C -c 'write -P 0x44 4k 8k' \
+    -c 'writev -P 0x45 64k 512 3584' -c 'read -P 0x44 4k 8k' \
+    -c 'readv -P 0x45 64k 1k 3k' -c 'aio_write -P 0x46 128k 4k' \
+    -c 'aio_flush' -c 'read -P 0x46 128k 4k' "$DIMG" >"$TMP/m.out" ||
+    fail "misaligned I/O: $(cat "$TMP/m.out")"
+"$QIO" -r -f raw -c 'read -P 0x44 4k 8k' -c 'read -P 0x45 64k 4k' \
+    -c 'read -P 0x46 128k 4k' "$DIMG" >/dev/null ||
+    fail "misaligned writes did not reach the file as written"
+"$QIO" -f raw -c 'open -C -o driver=raw '"$DIMG" -c 'read -P 0x44 4k 8k' \
+    >/dev/null || fail "open -C"
+ok "--misalign and --copy-on-read"
+
 # Bad command lines
 expect_fail() {
     local what=$1 pattern=$2
