@@ -14,6 +14,7 @@ ninja-build
 pkg-config
 python3
 libglib2.0-dev
+libjson-glib-dev
 libgnutls28-dev
 liburing-dev
 zlib1g-dev
