@@ -159,7 +159,12 @@ static void qsd_add_object(QsdState *s, const char *arg)
     Object *obj;
 
     if (arg[0] != '{') {
-        user_creatable_process_cmdline(arg);
+        if (!user_creatable_add_from_str(arg, &local_err)) {
+            if (!local_err) {
+                exit(EXIT_SUCCESS);     /* help was printed */
+            }
+            qsd_die_err("object", arg, local_err);
+        }
         return;
     }
     kv = qsd_parse_opts(arg, "qom-type", &local_err);
@@ -470,17 +475,18 @@ static void qsd_parse_early(QsdState *s, int argc, char **argv)
 
         switch (c) {
         case '?':
-            if (optopt) {
-                error_report("-%c: invalid option", optopt);
+            if (optopt && optopt < 256) {
+                error_report("invalid option -- '%c'", optopt);
             } else {
-                error_report("%s: invalid option", argv[optind - 1]);
+                error_report("unrecognized option '%s'", argv[optind - 1]);
             }
             exit(EXIT_FAILURE);
         case ':':
             if (optopt && optopt < 256) {
-                error_report("-%c: requires an argument", optopt);
+                error_report("option requires an argument -- '%c'", optopt);
             } else {
-                error_report("%s: requires an argument", argv[optind - 1]);
+                error_report("option '%s' requires an argument",
+                             argv[optind - 1]);
             }
             exit(EXIT_FAILURE);
         case 'h':
@@ -507,7 +513,7 @@ static void qsd_parse_early(QsdState *s, int argc, char **argv)
         }
     }
     if (optind < argc) {
-        error_report("Unexpected argument: %s", argv[optind]);
+        error_report("%s: Unexpected argument", argv[optind]);
         exit(EXIT_FAILURE);
     }
 }

@@ -333,14 +333,14 @@ bool qsd_export_add(QsdState *s, const QsdExportOptions *o, Error **errp)
         error_setg(errp, "Block export id '%s' is already in use", o->id);
         return false;
     }
-    if (!s->nbd) {
-        error_setg(errp, "NBD server not running");
-        return false;
-    }
     bs = bdrv_find_node(o->node_name);
     if (!bs) {
-        error_setg(errp, "Cannot find device=%s nor node_name=%s",
-                   o->node_name, o->node_name);
+        error_setg(errp, "Cannot find device='' nor node-name='%s'",
+                   o->node_name);
+        return false;
+    }
+    if (!s->nbd) {
+        error_setg(errp, "NBD server not running");
         return false;
     }
     if (nbd_export_find(s->nbd, eopts.name)) {
