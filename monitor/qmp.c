@@ -3,12 +3,14 @@
  * QMP server (see include/monitor/qmp.h).
  *
  * Theory of operation: all of it runs in the main thread. Each connected
- * client has one coroutine that writes its pending output, reads, splits
- * the byte stream into messages and handles them. The coroutine waits on
- * its channel in the iohandler context (the channel does not follow the
- * coroutine's context), and it is entered in that context too, so it only
- * ever runs from the main loop, never from a nested aio_poll() of the
- * main AioContext that a command may run while it drains a node. A
+ * client has two coroutines, one per direction of its channel: the reader
+ * reads, splits the byte stream into messages and handles them, queueing
+ * replies; the writer writes the queued replies and events, and sleeps
+ * when there is nothing to write. Both wait on the channel in the
+ * iohandler context (the channel does not follow the coroutine's
+ * context), and are entered in that context too, so they only ever run
+ * from the main loop, never from a nested aio_poll() of the main
+ * AioContext that a command may run while it drains a node. A
  * command runs in a bottom half of the iohandler context, outside the
  * coroutine (commands such as block-export-del wait for NBD clients and
  * must not run in a coroutine); the coroutine sleeps meanwhile and the
@@ -17,7 +19,10 @@
  * Input is hostile: the splitter tracks strings and nesting depth before
  * json-glib sees anything (json-glib recurses), a message above
  * QMP_MAX_INPUT bytes or QMP_MAX_NESTING levels is refused, and a client
- * with more than QMP_MAX_OUTPUT bytes unread is disconnected.
+ * with more than QMP_MAX_OUTPUT bytes unread is disconnected (the reader
+ * goes on reading while the writer waits, so a client that sends but
+ * never reads reaches that bound). The client is freed when both
+ * coroutines have ended.
  */
 #include "qemu/osdep.h"
 
@@ -52,11 +57,15 @@ typedef struct QmpClient {
     QmpMonitor *mon;
     QIOChannelSocket *sioc;
     QIOChannel *ioc;
-    Coroutine *co;
+    Coroutine *co;          /* the reader */
+    Coroutine *writer;
     GString *out;           /* replies and events not yet written */
     bool negotiated;
-    bool closing;           /* write what we can, then end */
-    bool in_read_wait;      /* parked in qio_channel_yield(G_IO_IN) */
+    bool closing;           /* the server goes: write what we can, end */
+    bool dead;              /* the reader ended: the writer ends too */
+    bool in_read_wait;      /* reader parked in qio_channel_yield(G_IO_IN) */
+    bool writer_idle;       /* writer parked in qemu_coroutine_yield() */
+    unsigned int refs;      /* one per running coroutine */
     QmpSplitter split;
     /* A command handed to the bottom half, and its reply. */
     const QmpCommand *cmd;
@@ -98,6 +107,10 @@ static void qmp_client_queue(QmpClient *client, JsonObject *obj)
     json_object_unref(obj);
     g_string_append(client->out, text);
     g_string_append(client->out, "\r\n");
+    if (client->writer_idle) {
+        client->writer_idle = false;
+        aio_co_wake(client->writer);
+    }
 }
 
 static void qmp_client_queue_error(QmpClient *client, JsonNode *id,
@@ -482,32 +495,52 @@ static void coroutine_fn qmp_client_feed(QmpClient *client, const char *buf,
     }
 }
 
-/*
- * Writes pending output. Unless @once, waits until all of it is written.
- * Returns false when the connection is broken.
- */
-static bool coroutine_fn qmp_client_flush(QmpClient *client, bool once)
-{
-    while (client->out->len) {
-        ssize_t n = qio_channel_write(client->ioc, client->out->str,
-                                      client->out->len, NULL);
+static void qmp_monitor_start_next(void *opaque);
 
+static void qmp_client_unref(QmpClient *client)
+{
+    QmpMonitor *mon = client->mon;
+
+    if (--client->refs) {
+        return;
+    }
+    qio_channel_close(client->ioc, NULL);
+    object_unref(OBJECT(client->sioc));
+    g_string_free(client->out, true);
+    g_string_free(client->split.buf, true);
+    mon->client = NULL;
+    g_free(client);
+    aio_bh_schedule_oneshot(iohandler_get_aio_context(),
+                            qmp_monitor_start_next, mon);
+}
+
+/* Writes what is queued; sleeps while nothing is. */
+static void coroutine_fn qmp_client_writer_co(void *opaque)
+{
+    QmpClient *client = opaque;
+
+    while (!client->dead) {
+        ssize_t n;
+
+        if (!client->out->len) {
+            client->writer_idle = true;
+            qemu_coroutine_yield();
+            client->writer_idle = false;
+            continue;
+        }
+        n = qio_channel_write(client->ioc, client->out->str,
+                              client->out->len, NULL);
         if (n == QIO_CHANNEL_ERR_BLOCK) {
-            if (once) {
-                return true;
-            }
             qio_channel_yield(client->ioc, G_IO_OUT);
             continue;
         }
         if (n < 0) {
-            return false;
+            break;
         }
         g_string_erase(client->out, 0, n);
     }
-    return true;
+    qmp_client_unref(client);
 }
-
-static void qmp_monitor_start_next(void *opaque);
 
 static void coroutine_fn qmp_client_co(void *opaque)
 {
@@ -525,18 +558,12 @@ static void coroutine_fn qmp_client_co(void *opaque)
     json_object_set_object_member(greeting, "QMP", qmp);
     qmp_client_queue(client, greeting);
 
-    for (;;) {
+    while (!client->closing) {
         ssize_t n;
 
         if (client->out->len > QMP_MAX_OUTPUT) {
             warn_report("monitor '%s': client leaves its replies unread, "
                         "disconnecting it", mon->id);
-            break;
-        }
-        if (!qmp_client_flush(client, client->closing)) {
-            break;
-        }
-        if (client->closing) {
             break;
         }
         n = qio_channel_read(client->ioc, buf, sizeof(buf), NULL);
@@ -552,15 +579,23 @@ static void coroutine_fn qmp_client_co(void *opaque)
         qmp_client_feed(client, buf, n);
     }
 
+    if (client->closing && client->out->len) {
+        /* A last try for the reply to quit; no waiting. */
+        ssize_t n = qio_channel_write(client->ioc, client->out->str,
+                                      client->out->len, NULL);
+
+        if (n > 0) {
+            g_string_erase(client->out, 0, n);
+        }
+    }
+    /* Ends the writer: it wakes from either wait and sees dead. */
+    client->dead = true;
     qio_channel_shutdown(client->ioc, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
-    qio_channel_close(client->ioc, NULL);
-    object_unref(OBJECT(client->sioc));
-    g_string_free(client->out, true);
-    g_string_free(client->split.buf, true);
-    mon->client = NULL;
-    g_free(client);
-    aio_bh_schedule_oneshot(iohandler_get_aio_context(),
-                            qmp_monitor_start_next, mon);
+    if (client->writer_idle) {
+        client->writer_idle = false;
+        aio_co_wake(client->writer);
+    }
+    qmp_client_unref(client);
 }
 
 /* Serves the next waiting connection if the monitor is free. */
@@ -585,7 +620,10 @@ static void qmp_monitor_start_next(void *opaque)
     }
     qio_channel_set_name(client->ioc, "qmp-client");
     mon->client = client;
+    client->refs = 2;
+    client->writer = qemu_coroutine_create(qmp_client_writer_co, client);
     client->co = qemu_coroutine_create(qmp_client_co, client);
+    qemu_aio_coroutine_enter(iohandler_get_aio_context(), client->writer);
     qemu_aio_coroutine_enter(iohandler_get_aio_context(), client->co);
 }
 
@@ -645,7 +683,8 @@ void qmp_server_send_event(QmpServer *srv, const char *name,
         QmpClient *client = mon->client;
         JsonObject *ev, *ts;
 
-        if (!client || !client->negotiated || client->closing) {
+        if (!client || !client->negotiated || client->closing ||
+            client->dead) {
             continue;
         }
         ev = json_object_new();
@@ -659,10 +698,6 @@ void qmp_server_send_event(QmpServer *srv, const char *name,
                                    now % G_USEC_PER_SEC);
         json_object_set_object_member(ev, "timestamp", ts);
         qmp_client_queue(client, ev);
-        if (client->in_read_wait) {
-            /* The coroutine writes before it reads again. */
-            qio_channel_wake_read(client->ioc);
-        }
     }
     if (data) {
         json_object_unref(data);
@@ -682,14 +717,10 @@ void qmp_server_free(QmpServer *srv)
         while (!g_queue_is_empty(&mon->waiting)) {
             object_unref(g_queue_pop_head(&mon->waiting));
         }
-        if (mon->client) {
+        if (mon->client && !mon->client->dead) {
             mon->client->closing = true;
             if (mon->client->in_read_wait) {
                 qio_channel_wake_read(mon->client->ioc);
-            } else if (!mon->client->cmd) {
-                /* Parked writing: its peer does not read, give up. */
-                qio_channel_shutdown(mon->client->ioc,
-                                     QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
             }
         }
     }

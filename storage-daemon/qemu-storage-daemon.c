@@ -115,13 +115,6 @@ static void qsd_help(void)
            error_get_progname());
 }
 
-static void G_GNUC_NORETURN qsd_die_err(const char *opt, const char *arg,
-                                        Error *err)
-{
-    error_reportf_err(err, "--%s %s: ", opt, arg);
-    exit(EXIT_FAILURE);
-}
-
 /* A JSON object argument ("{...}") or key=value pairs. */
 static KeyVal *qsd_parse_opts(const char *arg, const char *implied,
                               Error **errp)
@@ -151,7 +144,7 @@ static bool qsd_check_unused(const KeyVal *kv, Error **errp)
     return keyval_check_unused(kv, "", errp);
 }
 
-static void qsd_add_object(QsdState *s, const char *arg)
+static bool qsd_add_object(QsdState *s, const char *arg, Error **errp)
 {
     Error *local_err = NULL;
     g_autoptr(KeyVal) kv = NULL;
@@ -163,36 +156,43 @@ static void qsd_add_object(QsdState *s, const char *arg)
             if (!local_err) {
                 exit(EXIT_SUCCESS);     /* help was printed */
             }
-            qsd_die_err("object", arg, local_err);
+            error_propagate(errp, local_err);
+        return false;
         }
-        return;
+        return true;
     }
     kv = qsd_parse_opts(arg, "qom-type", &local_err);
     if (!kv) {
-        qsd_die_err("object", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
     type = keyval_get(kv, "qom-type");
     id = keyval_get(kv, "id");
     if (!type || !id) {
         error_setg(&local_err, "Parameter '%s' is missing",
                    type ? "id" : "qom-type");
-        qsd_die_err("object", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
     obj = user_creatable_add_type(type, id, kv, &local_err);
     if (!obj) {
-        qsd_die_err("object", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
     object_unref(obj);
+    return true;
 }
 
-static void qsd_add_blockdev(QsdState *s, const char *arg)
+static bool qsd_add_blockdev(QsdState *s, const char *arg, Error **errp)
 {
     Error *local_err = NULL;
     g_autoptr(KeyVal) kv = qsd_parse_opts(arg, "driver", &local_err);
 
     if (!kv || !qsd_blockdev_add(s, kv, &local_err)) {
-        qsd_die_err("blockdev", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
+    return true;
 }
 
 /* The flat SocketAddress of --nbd-server: addr.type=unix,addr.path=... */
@@ -233,7 +233,8 @@ static SocketAddress *qsd_flat_address(const KeyVal *kv, Error **errp)
     return g_steal_pointer(&sa);
 }
 
-static void qsd_add_nbd_server(QsdState *s, const char *arg)
+static bool qsd_add_nbd_server(QsdState *s, const char *arg,
+                               Error **errp)
 {
     Error *local_err = NULL;
     g_autoptr(KeyVal) kv = qsd_parse_opts(arg, NULL, &local_err);
@@ -242,7 +243,8 @@ static void qsd_add_nbd_server(QsdState *s, const char *arg)
     uint64_t maxc = NBD_DEFAULT_MAX_CONNECTIONS;
 
     if (!kv) {
-        qsd_die_err("nbd-server", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
     addr_kv = keyval_subset(kv, "addr");
     addr = qsd_flat_address(addr_kv, &local_err);
@@ -250,24 +252,28 @@ static void qsd_add_nbd_server(QsdState *s, const char *arg)
         !keyval_check_unused(addr_kv, "addr.", &local_err) ||
         !keyval_get_uint64(kv, "max-connections", maxc, &maxc,
                            &local_err)) {
-        qsd_die_err("nbd-server", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
     if (!qsd_nbd_server_start(s, addr, keyval_get(kv, "tls-creds"),
                               keyval_get(kv, "tls-authz"),
                               maxc > UINT32_MAX ? -2 : (int64_t)maxc,
                               &local_err)) {
-        qsd_die_err("nbd-server", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
+    return true;
 }
 
-static void qsd_add_export(QsdState *s, const char *arg)
+static bool qsd_add_export(QsdState *s, const char *arg, Error **errp)
 {
     Error *local_err = NULL;
     g_autoptr(KeyVal) kv = qsd_parse_opts(arg, "type", &local_err);
     QsdExportOptions o = { 0 };
 
     if (!kv) {
-        qsd_die_err("export", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
     o.type = keyval_get(kv, "type");
     o.id = keyval_get(kv, "id");
@@ -278,7 +284,8 @@ static void qsd_add_export(QsdState *s, const char *arg)
     if (!o.type || !o.id || !o.node_name) {
         error_setg(&local_err, "Parameter '%s' is missing",
                    !o.type ? "type" : !o.id ? "id" : "node-name");
-        qsd_die_err("export", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
     if (!keyval_get_bool(kv, "writable", false, &o.writable, &local_err) ||
         !keyval_get_bool(kv, "writethrough", false, &o.writethrough,
@@ -289,11 +296,13 @@ static void qsd_add_export(QsdState *s, const char *arg)
                          &local_err) ||
         !qsd_check_unused(kv, &local_err) ||
         !qsd_export_add(s, &o, &local_err)) {
-        qsd_die_err("export", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
+    return true;
 }
 
-static void qsd_add_chardev(QsdState *s, const char *arg)
+static bool qsd_add_chardev(QsdState *s, const char *arg, Error **errp)
 {
     Error *local_err = NULL;
     g_autoptr(KeyVal) kv = keyval_parse(arg, "backend", &local_err);
@@ -302,23 +311,27 @@ static void qsd_add_chardev(QsdState *s, const char *arg)
     bool server = false, wait = true;
 
     if (!kv) {
-        qsd_die_err("chardev", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
     backend = keyval_get(kv, "backend");
     id = keyval_get(kv, "id");
     if (!backend || strcmp(backend, "socket")) {
         error_setg(&local_err, "chardev backend '%s' is not supported "
                    "(only 'socket')", backend ? backend : "");
-        qsd_die_err("chardev", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
     if (!id) {
         error_setg(&local_err, "Parameter 'id' is missing");
-        qsd_die_err("chardev", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
     if (g_hash_table_contains(s->chardevs, id)) {
         error_setg(&local_err, "attempt to add duplicate property '%s' to "
                    "object (type 'container')", id);
-        qsd_die_err("chardev", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
     if (keyval_has(kv, "path")) {
         sa->type = SOCKET_ADDRESS_TYPE_UNIX;
@@ -330,22 +343,26 @@ static void qsd_add_chardev(QsdState *s, const char *arg)
         sa->u.inet.port = g_strdup(keyval_get(kv, "port"));
     } else {
         error_setg(&local_err, "chardev: socket: no host given");
-        qsd_die_err("chardev", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
     if (!keyval_get_bool(kv, "server", false, &server, &local_err) ||
         !keyval_get_bool(kv, "wait", true, &wait, &local_err) ||
         !qsd_check_unused(kv, &local_err)) {
-        qsd_die_err("chardev", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
     if (!server || wait) {
         error_setg(&local_err, "only server=on,wait=off sockets are "
                    "supported for monitors");
-        qsd_die_err("chardev", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
     g_hash_table_insert(s->chardevs, g_strdup(id), g_steal_pointer(&sa));
+    return true;
 }
 
-static void qsd_add_monitor(QsdState *s, const char *arg)
+static bool qsd_add_monitor(QsdState *s, const char *arg, Error **errp)
 {
     Error *local_err = NULL;
     g_autoptr(KeyVal) kv = keyval_parse(arg, "chardev", &local_err);
@@ -354,30 +371,37 @@ static void qsd_add_monitor(QsdState *s, const char *arg)
     bool pretty;
 
     if (!kv) {
-        qsd_die_err("monitor", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
     chardev = keyval_get(kv, "chardev");
     mode = keyval_get(kv, "mode");
     if (!chardev) {
         error_setg(&local_err, "Parameter 'chardev' is missing");
-        qsd_die_err("monitor", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
     if (mode && strcmp(mode, "control")) {
         error_setg(&local_err, "Only QMP is supported");
-        qsd_die_err("monitor", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
     if (!keyval_get_bool(kv, "pretty", false, &pretty, &local_err) ||
         !qsd_check_unused(kv, &local_err)) {
-        qsd_die_err("monitor", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
     sa = g_hash_table_lookup(s->chardevs, chardev);
     if (!sa) {
         error_setg(&local_err, "chardev \"%s\" not found", chardev);
-        qsd_die_err("monitor", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
     if (!qmp_server_add_monitor(s->qmp, chardev, sa, &local_err)) {
-        qsd_die_err("monitor", arg, local_err);
+        error_propagate(errp, local_err);
+        return false;
     }
+    return true;
 }
 
 static void qsd_write_pidfile(QsdState *s)
@@ -518,37 +542,49 @@ static void qsd_parse_early(QsdState *s, int argc, char **argv)
     }
 }
 
-/* Acts on the options in the order given. */
-static void qsd_process_options(QsdState *s, int argc, char **argv)
+/*
+ * Acts on the options in the order given. Returns false after reporting
+ * the first failure, prefixed with its option as QEMU does.
+ */
+static bool qsd_process_options(QsdState *s, int argc, char **argv)
 {
-    int c;
+    int c, index;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, ":hT:V", qsd_long_options,
-                            NULL)) != -1) {
+                            &index)) != -1) {
+        Error *local_err = NULL;
+        bool ok;
+
         switch (c) {
         case OPTION_BLOCKDEV:
-            qsd_add_blockdev(s, optarg);
+            ok = qsd_add_blockdev(s, optarg, &local_err);
             break;
         case OPTION_CHARDEV:
-            qsd_add_chardev(s, optarg);
+            ok = qsd_add_chardev(s, optarg, &local_err);
             break;
         case OPTION_EXPORT:
-            qsd_add_export(s, optarg);
+            ok = qsd_add_export(s, optarg, &local_err);
             break;
         case OPTION_MONITOR:
-            qsd_add_monitor(s, optarg);
+            ok = qsd_add_monitor(s, optarg, &local_err);
             break;
         case OPTION_NBD_SERVER:
-            qsd_add_nbd_server(s, optarg);
+            ok = qsd_add_nbd_server(s, optarg, &local_err);
             break;
         case OPTION_OBJECT:
-            qsd_add_object(s, optarg);
+            ok = qsd_add_object(s, optarg, &local_err);
             break;
         default:
-            break;
+            continue;
+        }
+        if (!ok) {
+            error_reportf_err(local_err, "--%s %s: ",
+                              qsd_long_options[index].name, optarg);
+            return false;
         }
     }
+    return true;
 }
 
 int main(int argc, char **argv)
@@ -557,6 +593,7 @@ int main(int argc, char **argv)
         .ready_fd = -1,
     };
     Error *local_err = NULL;
+    int ret = EXIT_SUCCESS;
 
     error_set_progname(argv[0]);
     signal(SIGPIPE, SIG_IGN);
@@ -577,14 +614,18 @@ int main(int argc, char **argv)
                                        qapi_free_SocketAddress);
     s.qmp = qmp_server_new(qsd_commands, &s, qsd_version_object());
 
-    qsd_process_options(&s, argc, argv);
-    if (s.pidfile) {
+    if (!qsd_process_options(&s, argc, argv)) {
+        s.quit = true;
+        ret = EXIT_FAILURE;
+    } else if (s.pidfile) {
         qsd_write_pidfile(&s);
     }
     g_unix_signal_add(SIGTERM, qsd_on_signal, &s);
     g_unix_signal_add(SIGINT, qsd_on_signal, &s);
     g_unix_signal_add(SIGHUP, qsd_on_signal, &s);
-    qsd_signal_ready(&s);
+    if (!s.quit) {
+        qsd_signal_ready(&s);
+    }
 
     while (!s.quit) {
         main_loop_wait(false);
@@ -604,5 +645,5 @@ int main(int argc, char **argv)
         unlink(s.pidfile);
     }
     g_free(s.pidfile);
-    return EXIT_SUCCESS;
+    return ret;
 }
