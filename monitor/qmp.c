@@ -26,6 +26,8 @@
  */
 #include "qemu/osdep.h"
 
+#include <math.h>
+
 #include "block/aio.h"
 #include "io/channel-socket.h"
 #include "io/net-listener.h"
@@ -51,6 +53,7 @@ typedef struct QmpSplitter {
     bool esc;
     bool scalar;            /* a top-level token other than {} or [] */
     bool stray_reported;    /* one error per run of stray closers */
+    bool skip_line;         /* after an oversized text: drop up to '\n' */
 } QmpSplitter;
 
 typedef struct QmpClient {
@@ -259,6 +262,43 @@ static void qmp_run_command_bh(void *opaque)
     aio_co_wake(client->co);
 }
 
+/*
+ * Whether every number in @node is finite (json-glib reads 1e999 as
+ * infinity and would write it back as "inf.0", which is not JSON).
+ * Recursion is bounded by QMP_MAX_NESTING.
+ */
+static bool qmp_node_is_finite(JsonNode *node)
+{
+    switch (JSON_NODE_TYPE(node)) {
+    case JSON_NODE_OBJECT: {
+        g_autoptr(GList) values =
+            json_object_get_values(json_node_get_object(node));
+
+        for (GList *l = values; l; l = l->next) {
+            if (!qmp_node_is_finite(l->data)) {
+                return false;
+            }
+        }
+        return true;
+    }
+    case JSON_NODE_ARRAY: {
+        JsonArray *arr = json_node_get_array(node);
+
+        for (guint i = 0; i < json_array_get_length(arr); i++) {
+            if (!qmp_node_is_finite(json_array_get_element(arr, i))) {
+                return false;
+            }
+        }
+        return true;
+    }
+    case JSON_NODE_VALUE:
+        return json_node_get_value_type(node) != G_TYPE_DOUBLE ||
+               isfinite(json_node_get_double(node));
+    default:
+        return true;
+    }
+}
+
 /* Handles one complete JSON text. */
 static void coroutine_fn qmp_client_handle(QmpClient *client,
                                            const char *text, size_t len)
@@ -279,6 +319,12 @@ static void coroutine_fn qmp_client_handle(QmpClient *client,
                                                 gerr->message);
 
         qmp_client_queue_error(client, NULL, QMP_ERROR_GENERIC, desc);
+        return;
+    }
+    if (json_parser_get_root(parser) &&
+        !qmp_node_is_finite(json_parser_get_root(parser))) {
+        qmp_client_queue_error(client, NULL, QMP_ERROR_GENERIC,
+                               "JSON parse error, number too large");
         return;
     }
     if (!json_parser_get_root(parser) ||
@@ -433,6 +479,21 @@ static void coroutine_fn qmp_client_feed(QmpClient *client, const char *buf,
     for (size_t i = 0; i < len && !client->closing; i++) {
         char c = buf[i];
 
+        if (s->skip_line) {
+            s->skip_line = c != '\n';
+            continue;
+        }
+        if (s->buf->len >= QMP_MAX_INPUT) {
+            /*
+             * Resynchronise at the next newline (which no JSON string
+             * may hold), not inside what is left of the oversized text.
+             */
+            qmp_splitter_reset(s);
+            s->skip_line = c != '\n';
+            qmp_client_queue_error(client, NULL, QMP_ERROR_GENERIC,
+                                   "JSON token size limit exceeded");
+            continue;
+        }
         if (s->depth == 0 && !s->in_str) {
             bool space = c == ' ' || c == '\t' || c == '\r' || c == '\n';
 
@@ -463,12 +524,6 @@ static void coroutine_fn qmp_client_feed(QmpClient *client, const char *buf,
         }
 
         g_string_append_c(s->buf, c);
-        if (s->buf->len > QMP_MAX_INPUT) {
-            qmp_splitter_reset(s);
-            qmp_client_queue_error(client, NULL, QMP_ERROR_GENERIC,
-                                   "JSON token size limit exceeded");
-            continue;
-        }
         if (s->in_str) {
             if (s->esc) {
                 s->esc = false;

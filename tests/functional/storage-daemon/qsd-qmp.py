@@ -184,6 +184,41 @@ for bad in ('[1, 2, 3]', '"a string"', '42', '{"execute": 1}',
 check(t, "return" in c.cmd_raw("query-version"), "after bad input")
 t.ok("malformed JSON, non-objects, bad members, unknown arguments")
 
+# Input that json-glib takes badly, each followed by a command that must
+# be answered: an over-long text (refused, resynchronised at the next
+# newline), a number that is infinite once parsed, a lone surrogate,
+# bytes that are not UTF-8, a trailing comma.
+for bad in ['{"execute": "query-version", "id": "' + "x" * (5 << 20) + '"}',
+            '{"execute": "query-version", "id": 1e999}',
+            '{"execute": "query-version", "id": "\\ud800"}',
+            '\x00\x01\xff', '{"execute": "query-version",}']:
+    c.send_raw(bad + "\n")
+    c.send_raw('{"execute": "query-version", "id": "after"}\n')
+    errors = 0
+    while True:
+        r = c.recv_reply()
+        check(t, r is not None, "connection closed after %r" % bad[:40])
+        if r.get("id") == "after":
+            break
+        check(t, err_class(r) == "GenericError", "%r: %r" % (bad[:40], r))
+        errors += 1
+    check(t, "return" in r and errors >= 1 or "1e999" not in bad,
+          "%r: %d errors, %r" % (bad[:40], errors, r))
+t.ok("over-long text, infinite number, lone surrogate, bad UTF-8, "
+     "trailing comma: error replies, then served")
+
+# A monitor serves one client at a time; the next one gets the greeting
+# when the first leaves.
+waiting = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+waiting.connect(t.path("ours-qmp0.sock"))
+waiting.settimeout(0.5)
+try:
+    early = waiting.recv(100)
+except socket.timeout:
+    early = None
+check(t, early is None, "second client of a busy monitor greeted: %r"
+      % early)
+
 c.send_raw("[" * 200000)
 c.send_raw("]" * 200000 + "\n")
 c.sock.settimeout(60)
@@ -207,6 +242,10 @@ c2 = QMPClient(t.path("ours-qmp1.sock"))
 c2.negotiate()
 flood = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 c.close()
+waiting.settimeout(10)
+check(t, waiting.recv(6) == b'{"QMP"',
+      "the waiting client is not greeted once the first one left")
+waiting.close()
 time.sleep(0.1)
 flood.connect(t.path("ours-qmp0.sock"))
 flood.setblocking(False)
