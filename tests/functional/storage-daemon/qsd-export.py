@@ -167,6 +167,31 @@ with open(img, "rb") as f:
 check(t, head == b"\x77" * (4 << 20), "data before SIGTERM lost")
 t.ok("SIGTERM with a client mid-request: exit 0, data kept, pid file gone")
 
+# SIGINT with 64 pipelined 96 KiB writes in flight (their replies not
+# read): exit 0; each write is either wholly on disk or not at all.
+p = t.start(["--object", "iothread,id=io0",
+             "--blockdev", "driver=file,node-name=f,filename=" + img,
+             "--nbd-server", "addr.type=unix,addr.path=" + nbd_sock,
+             "--export", "type=nbd,id=e,node-name=f,name=exp0,writable=on,"
+             "iothread=io0", "--pidfile", pidfile], sock=nbd_sock)
+check(t, nbdclient.wait_for(lambda: os.path.exists(pidfile)), "pid file")
+cl = nbdclient.Client(nbd_sock).connect_export("exp0")
+chunk = 96 << 10
+for i in range(64):
+    cl.send_request(nbdclient.CMD_WRITE, (9 << 20) + i * chunk, chunk,
+                    cookie=i + 1, payload=bytes([i + 1]) * chunk)
+t.stop(p, sig=signal.SIGINT)
+cl.s.close()
+with open(img, "rb") as f:
+    f.seek(9 << 20)
+    for i in range(64):
+        got = f.read(chunk)
+        check(t, got in (bytes([i + 1]) * chunk, b"\x00" * chunk),
+              "write %d torn by the shutdown" % i)
+check(t, not os.path.exists(pidfile), "pid file left behind")
+t.ok("SIGINT with 64 writes in flight: exit 0, no torn write, pid file "
+     "gone")
+
 # --daemonize: the parent exits once the export listens.
 nbd2 = t.path("nbd2.sock")
 r = subprocess.run([t.qemu_nbd, "--daemonize", "--pidfile", pidfile,
