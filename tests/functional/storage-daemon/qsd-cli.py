@@ -6,8 +6,11 @@ Debian's qemu-storage-daemon does (exit statuses compared when it is
 installed); the JSON forms of --blockdev and --object."""
 
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -93,5 +96,36 @@ check(t, [x["node-name"] for x in c.cmd("query-named-block-nodes")] ==
 c.close()
 t.stop(p)
 t.ok("JSON --object and --blockdev; --monitor with an implied chardev")
+
+# --nbd-server over TCP, --trace with a pattern: Debian's qemu-io reads
+# through the export and the server's events are written.
+qemu_io = shutil.which("qemu-io")
+if not qemu_io:
+    t.skip_part("Debian's qemu-io is not installed")
+else:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    p = t.start(["-T", "nbd_server_client_*",
+                 "--blockdev", "driver=null-co,node-name=n0,read-zeroes=on",
+                 "--nbd-server", "addr.type=inet,addr.host=127.0.0.1,"
+                 "addr.port=%d" % port,
+                 "--export", "nbd,id=e0,node-name=n0"])
+    ok = False
+    for _ in range(100):
+        r = subprocess.run([qemu_io, "-r", "-f", "raw", "-c",
+                            "read -P 0 0 64k",
+                            "nbd://127.0.0.1:%d/n0" % port],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if r.returncode == 0 and b"failed" not in r.stdout:
+            ok = True
+            break
+        time.sleep(0.1)
+    check(t, ok, "qemu-io over TCP: %s" % r.stdout.decode())
+    t.stop(p)
+    check(t, "nbd_server_client_connect" in t.log(p), "no trace output")
+    t.ok("--nbd-server addr.type=inet, --export with implied type, "
+         "--trace pattern")
 
 t.done()
