@@ -231,15 +231,19 @@ static JsonNode *qmp_query_named_block_nodes(JsonObject *args, void *opaque,
 {
     QsdState *s = opaque;
     JsonArray *list = json_array_new();
+    g_autoptr(GHashTable) seen = g_hash_table_new(NULL, NULL);
     GHashTableIter iter;
     gpointer bs;
 
+    /* The daemon's nodes and the protocol nodes below them, once each. */
     g_hash_table_iter_init(&iter, s->nodes);
     while (g_hash_table_iter_next(&iter, NULL, &bs)) {
         BlockDriverState *child = bdrv_get_file(bs);
 
-        json_array_add_object_element(list, qsd_node_info(bs));
-        if (child) {
+        if (g_hash_table_add(seen, bs)) {
+            json_array_add_object_element(list, qsd_node_info(bs));
+        }
+        if (child && g_hash_table_add(seen, child)) {
             json_array_add_object_element(list, qsd_node_info(child));
         }
     }

@@ -52,6 +52,8 @@ p = t.start(["--chardev", "socket,id=m0,path=%s,server=on,wait=off"
              "--pidfile", pidfile], sock=qmp_sock)
 c = QMPClient(qmp_sock)
 c.negotiate()
+names = sorted(n["node-name"] for n in c.cmd("query-named-block-nodes"))
+check(t, names == ["disk0", "file0"], "query-named-block-nodes %r" % names)
 
 
 def qio(*cmds, check_ok=True):
