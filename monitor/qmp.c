@@ -687,6 +687,12 @@ static void qmp_monitor_accept(QIONetListener *listener,
 {
     QmpMonitor *mon = opaque;
 
+    if (g_queue_get_length(&mon->waiting) >= QMP_MAX_WAITING) {
+        warn_report("monitor '%s': too many clients waiting, refusing one",
+                    mon->id);
+        qio_channel_close(QIO_CHANNEL(sioc), NULL);
+        return;
+    }
     object_ref(OBJECT(sioc));
     g_queue_push_tail(&mon->waiting, sioc);
     qmp_monitor_start_next(mon);
@@ -714,7 +720,8 @@ bool qmp_server_add_monitor(QmpServer *srv, const char *id,
     mon->listener = qio_net_listener_new();
     qio_net_listener_set_name(mon->listener, "qmp-listener");
     g_queue_init(&mon->waiting);
-    if (qio_net_listener_open_sync(mon->listener, addr, 1, errp) < 0) {
+    if (qio_net_listener_open_sync(mon->listener, addr, QMP_MAX_WAITING,
+                                   errp) < 0) {
         object_unref(OBJECT(mon->listener));
         g_free(mon->id);
         g_free(mon);

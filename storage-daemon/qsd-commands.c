@@ -271,14 +271,12 @@ bool qsd_nbd_server_start(QsdState *s, SocketAddress *addr,
                    "objects exist in this daemon");
         return false;
     }
-    if (max_connections < 0 || max_connections > UINT32_MAX) {
+    if (max_connections < -1 || max_connections > UINT32_MAX) {
         error_setg(errp, "Parameter 'max-connections' expects uint32");
         return false;
     }
-    if (max_connections > 0) {
-        opts.max_connections = max_connections;
-    } else if (max_connections == 0) {
-        opts.max_connections = 0;
+    if (max_connections >= 0) {
+        opts.max_connections = max_connections;     /* 0: no limit */
     }
     if (tls_creds) {
         opts.tls_creds = qcrypto_tls_creds_find(
@@ -572,7 +570,8 @@ static JsonNode *qmp_nbd_server_start(JsonObject *args, void *opaque,
     if (!addr ||
         !qsd_nbd_server_start(s, addr, qsd_str_arg(args, "tls-creds"),
                               qsd_str_arg(args, "tls-authz"),
-                              maxc ? json_node_get_int(maxc) : -1, errp)) {
+                              maxc ? MAX(json_node_get_int(maxc), -2) : -1,
+                              errp)) {
         return NULL;
     }
     return qsd_empty();

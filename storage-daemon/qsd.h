@@ -53,7 +53,11 @@ bool qsd_blockdev_add(QsdState *s, const KeyVal *opts, Error **errp);
 /* The "version" of the greeting and of query-version (transfer full). */
 JsonObject *qsd_version_object(void);
 
-/* --nbd-server / nbd-server-start. */
+/*
+ * --nbd-server / nbd-server-start. @max_connections: -1 for the default
+ * (NBD_DEFAULT_MAX_CONNECTIONS), 0 for no limit; other values outside
+ * 0..UINT32_MAX are refused.
+ */
 bool qsd_nbd_server_start(QsdState *s, SocketAddress *addr,
                           const char *tls_creds, const char *tls_authz,
                           int64_t max_connections, Error **errp);

@@ -58,6 +58,8 @@ typedef struct QmpCommand {
 /* Size of one input message, and nesting depth of its arrays/objects. */
 #define QMP_MAX_INPUT           (4 * 1024 * 1024)
 #define QMP_MAX_NESTING         1024
+/* Connections a busy monitor keeps waiting; more are closed at once. */
+#define QMP_MAX_WAITING         16
 
 /**
  * qmp_server_new:

@@ -8,11 +8,25 @@ import subprocess
 import time
 
 
+def connect_unix(path, timeout=30):
+    """Connects, retrying while the listen backlog is full."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(path)
+            return sock
+        except BlockingIOError:
+            sock.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class QMPClient:
     def __init__(self, path, timeout=30):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(path)
+        self.sock = connect_unix(path, timeout)
         self.buf = b''
         self.events = []
         self.greeting = self.recv_msg()

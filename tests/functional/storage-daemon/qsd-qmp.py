@@ -7,6 +7,7 @@ Debian's qemu-storage-daemon with the replies compared structurally."""
 
 import os
 import socket
+import struct
 import sys
 import time
 
@@ -16,7 +17,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 import nbdtest                      # noqa: E402
 from nbdtest import check           # noqa: E402
-from qmpclient import QMPClient     # noqa: E402
+from qmpclient import QMPClient, connect_unix  # noqa: E402
 
 DEBIAN_QSD = "/usr/bin/qemu-storage-daemon"
 
@@ -149,6 +150,14 @@ c.cmd("nbd-server-start", {"addr": {"type": "unix",
                                     "data": {"path": t.path("nbd2.sock")}},
                            "max-connections": 4})
 check(t, os.path.exists(t.path("nbd2.sock")), "nbd-server-start socket")
+# nbd-server-stop removes the NBD exports, each with its event.
+c.cmd("block-export-add", {"type": "nbd", "id": "e5", "node-name": "null0"})
+c.cmd("nbd-server-stop")
+check(t, c.wait_event("BLOCK_EXPORT_DELETED")["data"] == {"id": "e5"},
+      "nbd-server-stop: no event")
+check(t, c.cmd("query-block-exports") == [], "export left after stop")
+c.cmd("nbd-server-start", {"addr": {"type": "unix",
+                                    "data": {"path": t.path("nbd3.sock")}}})
 t.ok("nbd-server-start (legacy address), nbd-server-stop and errors")
 
 # objects
@@ -275,8 +284,37 @@ check(t, "return" in c3.cmd_raw("query-version"), "first monitor again")
 t.ok("a client that never reads: disconnected after %d bytes sent; the "
      "other monitor served meanwhile" % sent)
 
+c3.close()
+
+
+# Monitor clients that end badly: half a command then close, reset
+# during a command, close before the greeting is read. The monitor then
+# serves the next client.
+for i in range(30):
+    s = connect_unix(t.path("ours-qmp0.sock"))
+    if i % 3 == 0:
+        s.sendall(b'{"execute": "qmp_capabilities"}{"execute": "query-')
+    elif i % 3 == 1:
+        s.sendall(b'{"execute": "qmp_capabilities"}'
+                  b'{"execute": "query-named-block-nodes"}' * 50)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+    s.close()
+# Up to QMP_MAX_WAITING (16) connections wait for a busy monitor; more
+# are closed at once: retry until this one is kept and greeted.
+for _ in range(200):
+    c4 = QMPClient(t.path("ours-qmp0.sock"))
+    if c4.greeting is not None:
+        break
+    c4.close()
+    time.sleep(0.05)
+check(t, c4.greeting is not None, "never greeted after bad endings")
+c4.negotiate()
+check(t, "return" in c4.cmd_raw("query-version"), "after bad endings")
+t.ok("30 monitor clients ending badly; the monitor serves the next one")
+
 check(t, os.path.exists(t.path("pid")), "pid file")
-check(t, c3.cmd("quit") == {}, "quit")
+check(t, c4.cmd("quit") == {}, "quit")
 p.wait(20)
 check(t, p.returncode == 0, "exit status %r after quit" % p.returncode)
 t.check_clean(p)
