@@ -740,6 +740,7 @@ void qmp_server_send_event(QmpServer *srv, const char *name,
                            JsonObject *data)
 {
     gint64 now = g_get_real_time();
+
     for (guint i = 0; i < srv->monitors->len; i++) {
         QmpMonitor *mon = g_ptr_array_index(srv->monitors, i);
         QmpClient *client = mon->client;
