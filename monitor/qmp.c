@@ -110,6 +110,10 @@ static void qmp_client_queue(QmpClient *client, JsonObject *obj)
     json_object_unref(obj);
     g_string_append(client->out, text);
     g_string_append(client->out, "\r\n");
+    if (client->out->len > QMP_MAX_OUTPUT && client->in_read_wait) {
+        /* Events pile up for an idle client: the reader checks the bound. */
+        qio_channel_wake_read(client->ioc);
+    }
     if (client->writer_idle) {
         client->writer_idle = false;
         aio_co_wake(client->writer);

@@ -287,6 +287,37 @@ t.ok("a client that never reads: disconnected after %d bytes sent; the "
 c3.close()
 
 
+# Events for a negotiated client that never reads: once more than 1 MiB
+# is queued it is disconnected, while monitor 1 makes the events.
+idle = QMPClient(t.path("ours-qmp0.sock"))
+idle.negotiate()
+batch = "".join(
+    '{"execute": "block-export-add", "arguments": {"type": "nbd", '
+    '"id": "ev%d", "node-name": "null0"}}'
+    '{"execute": "block-export-del", "arguments": {"id": "ev%d"}}'
+    % (i, i) for i in range(200))
+idle_closed = False
+for rnd in range(100):
+    c2.send_raw(batch)
+    for _ in range(400):
+        r = c2.recv_reply()
+        check(t, r is not None and "return" in r, "export churn: %r" % r)
+    c2.events.clear()
+    try:
+        idle.sock.setblocking(False)
+        idle.sock.send(b" ")
+        idle_closed = idle.sock.recv(1, socket.MSG_PEEK) == b""
+    except (BlockingIOError, ):
+        pass
+    except (BrokenPipeError, ConnectionResetError):
+        idle_closed = True
+    if idle_closed:
+        break
+check(t, idle_closed, "an idle client with events unread was not cut off")
+idle.close()
+t.ok("a negotiated client leaving events unread is disconnected after "
+     "%d events" % ((rnd + 1) * 200))
+
 # Monitor clients that end badly: half a command then close, reset
 # during a command, close before the greeting is read. The monitor then
 # serves the next client.
