@@ -94,7 +94,7 @@ check(t, [x["id"] for x in c.cmd("query-iothreads")] == ["io0"],
 check(t, [x["node-name"] for x in c.cmd("query-named-block-nodes")] ==
       ["n0"], "JSON --blockdev")
 c.close()
-t.stop(p)
+t.stop(p, timeout=30)
 t.ok("JSON --object and --blockdev; --monitor with an implied chardev")
 
 # --nbd-server over TCP, --trace with a pattern: Debian's qemu-io reads
@@ -123,7 +123,7 @@ else:
             break
         time.sleep(0.1)
     check(t, ok, "qemu-io over TCP: %s" % r.stdout.decode())
-    t.stop(p)
+    t.stop(p, timeout=30)
     check(t, "nbd_server_client_connect" in t.log(p), "no trace output")
     t.ok("--nbd-server addr.type=inet, --export with implied type, "
          "--trace pattern")
