@@ -14,7 +14,6 @@
  */
 #include "qemu/osdep.h"
 #include <getopt.h>
-#include <sys/wait.h>
 #include <glib-unix.h>
 #include "authz/listfile.h"
 #include "block/nbd.h"
@@ -22,6 +21,7 @@
 #include "sysemu/iothread.h"
 #include "io/channel-socket.h"
 #include "qemu/cutils.h"
+#include "qemu/daemonize.h"
 #include "qemu/error-report.h"
 #include "qemu/keyval.h"
 #include "qemu/main-loop.h"
@@ -807,69 +807,6 @@ static void write_pid_file(const char *path)
     }
 }
 
-/* --fork: the parent waits for the child to be ready, then exits. */
-static void fork_server(QemuNbd *s)
-{
-    int pfd[2];
-    pid_t pid;
-
-    if (pipe(pfd) < 0) {
-        die("Error setting up communication pipe: %s", strerror(errno));
-    }
-    pid = fork();
-    if (pid < 0) {
-        die("Failed to fork: %s", strerror(errno));
-    }
-    if (pid > 0) {
-        char c;
-        ssize_t n;
-        int status;
-
-        close(pfd[1]);
-        do {
-            n = read(pfd[0], &c, 1);
-        } while (n < 0 && errno == EINTR);
-        if (n == 1) {
-            exit(EXIT_SUCCESS);
-        }
-        /* The child failed and said why on stderr. */
-        if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-            WEXITSTATUS(status)) {
-            exit(WEXITSTATUS(status));
-        }
-        exit(EXIT_FAILURE);
-    }
-    close(pfd[0]);
-    s->ready_fd = pfd[1];
-    setsid();
-}
-
-static void signal_ready(QemuNbd *s)
-{
-    int fd;
-
-    if (s->ready_fd < 0) {
-        return;
-    }
-    /* Let go of the terminal and of the parent's pipes. */
-    fd = open("/dev/null", O_RDWR);
-    if (fd >= 0) {
-        dup2(fd, STDIN_FILENO);
-        dup2(fd, STDOUT_FILENO);
-        if (!s->verbose) {
-            dup2(fd, STDERR_FILENO);
-        }
-        if (fd > STDERR_FILENO) {
-            close(fd);
-        }
-    }
-    if (write(s->ready_fd, "", 1) != 1) {
-        /* The parent is gone; carry on. */
-    }
-    close(s->ready_fd);
-    s->ready_fd = -1;
-}
-
 static int run_server(QemuNbd *s)
 {
     NBDServerOptions sopts = {
@@ -958,7 +895,7 @@ static int run_server(QemuNbd *s)
     g_unix_signal_add(SIGINT, on_terminate_signal, s);
     g_unix_signal_add(SIGHUP, on_hangup_signal, s);
     signal(SIGPIPE, SIG_IGN);
-    signal_ready(s);
+    qemu_daemon_ready(&s->ready_fd, s->verbose);
 
     while (s->state == QEMU_NBD_RUNNING) {
         main_loop_wait(false);
@@ -998,7 +935,11 @@ int main(int argc, char **argv)
         kernel_client(&s);
     }
     if (s.fork_process) {
-        fork_server(&s);
+        s.ready_fd = qemu_daemon_fork(&local_err);
+        if (s.ready_fd < 0) {
+            error_report_err(local_err);
+            exit(EXIT_FAILURE);
+        }
     }
     if (qemu_init_main_loop(&local_err) < 0) {
         error_report_err(local_err);

@@ -24,7 +24,6 @@
 #include "qemu/osdep.h"
 
 #include <getopt.h>
-#include <sys/wait.h>
 
 #include <glib-unix.h>
 
@@ -32,6 +31,7 @@
 #include "block/block.h"
 #include "qapi/error.h"
 #include "qemu/cutils.h"
+#include "qemu/daemonize.h"
 #include "qemu/error-report.h"
 #include "qemu/keyval.h"
 #include "qemu/main-loop.h"
@@ -418,67 +418,6 @@ static void qsd_write_pidfile(QsdState *s)
     s->pidfile_written = true;
 }
 
-/* --daemonize: the parent exits once the child said it is ready. */
-static void qsd_daemonize(QsdState *s)
-{
-    int pfd[2];
-    pid_t pid;
-
-    if (pipe(pfd) < 0) {
-        error_report("Cannot create a pipe: %s", strerror(errno));
-        exit(EXIT_FAILURE);
-    }
-    pid = fork();
-    if (pid < 0) {
-        error_report("Cannot fork: %s", strerror(errno));
-        exit(EXIT_FAILURE);
-    }
-    if (pid > 0) {
-        char c;
-        ssize_t n;
-        int status;
-
-        close(pfd[1]);
-        do {
-            n = read(pfd[0], &c, 1);
-        } while (n < 0 && errno == EINTR);
-        if (n == 1) {
-            exit(EXIT_SUCCESS);
-        }
-        if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-            WEXITSTATUS(status)) {
-            exit(WEXITSTATUS(status));
-        }
-        exit(EXIT_FAILURE);
-    }
-    close(pfd[0]);
-    s->ready_fd = pfd[1];
-    setsid();
-}
-
-static void qsd_signal_ready(QsdState *s)
-{
-    int fd;
-
-    if (s->ready_fd < 0) {
-        return;
-    }
-    fd = open("/dev/null", O_RDWR);
-    if (fd >= 0) {
-        dup2(fd, STDIN_FILENO);
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        if (fd > STDERR_FILENO) {
-            close(fd);
-        }
-    }
-    if (write(s->ready_fd, "", 1) != 1) {
-        /* The parent is gone; carry on. */
-    }
-    close(s->ready_fd);
-    s->ready_fd = -1;
-}
-
 static gboolean qsd_on_signal(gpointer opaque)
 {
     QsdState *s = opaque;
@@ -599,8 +538,12 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     qsd_parse_early(&s, argc, argv);
     if (s.ready_fd == 0) {
-        s.ready_fd = -1;
-        qsd_daemonize(&s);
+        /* --daemonize: the parent exits once every export listens. */
+        s.ready_fd = qemu_daemon_fork(&local_err);
+        if (s.ready_fd < 0) {
+            error_report_err(local_err);
+            exit(EXIT_FAILURE);
+        }
     }
     if (qemu_init_main_loop(&local_err) < 0) {
         error_report_err(local_err);
@@ -624,7 +567,7 @@ int main(int argc, char **argv)
     g_unix_signal_add(SIGINT, qsd_on_signal, &s);
     g_unix_signal_add(SIGHUP, qsd_on_signal, &s);
     if (!s.quit) {
-        qsd_signal_ready(&s);
+        qemu_daemon_ready(&s.ready_fd, false);
     }
 
     while (!s.quit) {
