@@ -67,8 +67,13 @@ static int fuzz_open_kind(unsigned kind)
     }
 }
 
-/* One send of @len bytes with @nfds descriptors of @kind. */
-static void fuzz_send(int sock, const uint8_t *buf, size_t len,
+/*
+ * One send of @len bytes with @nfds descriptors of @kind. Returns false
+ * once the socket is full: the helper has not run yet (it runs after all
+ * sends), so a blocking send would wait for ever. Many small messages
+ * fill a UNIX socket long before their bytes do.
+ */
+static bool fuzz_send(int sock, const uint8_t *buf, size_t len,
                       unsigned nfds, unsigned kind)
 {
     int fds[3];
@@ -97,12 +102,13 @@ static void fuzz_send(int sock, const uint8_t *buf, size_t len,
         memcpy(CMSG_DATA(cmsg), fds, nfds * sizeof(int));
     }
     do {
-        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+        n = sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
     /* A short or failed send is fine: the helper sees what arrived. */
     for (unsigned i = 0; i < nfds; i++) {
         close(fds[i]);
     }
+    return n >= 0 || errno != EAGAIN;
 }
 
 /* The lowest free descriptor number: a leak moves it up. */
@@ -133,8 +139,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t len = MIN(data[pos + 1], size - pos - 2);
 
         pos += 2;
-        if (len) {
-            fuzz_send(fds[1], data + pos, len, nfds, kind);
+        if (len && !fuzz_send(fds[1], data + pos, len, nfds, kind)) {
+            break;
         }
         pos += len;
         sent += len;
