@@ -33,8 +33,8 @@ SOURCE_NAMES = {"Makefile", "trace-events", "run"}
 OUTSIDE_REFS = [
     (re.compile(r"\.\./shared/|\bshared/(DESIGN|STYLE|TRAPS)"),
      "refers to notes outside the tree"),
-    (re.compile(r"TRAPS\.md"), "refers to TRAPS.md, which is not in the "
-     "tree (see docs/devel/failure-modes.md)"),
+    (re.compile(r"TRAPS[.]md"), "refers to the founders' list of traps, "
+     "which is not in the tree (see docs/devel/failure-modes.md)"),
     (re.compile(r"\b[TR][0-9]{1,2}\b"),
      "names a failure mode by number; name it as "
      "docs/devel/failure-modes.md does"),
